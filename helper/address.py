@@ -1,0 +1,253 @@
+"""Server addresses: one normal form for every spelling a client sends, and imgpkg's hostname matching.
+
+Every Docker Hub alias is handled here and nowhere else: ``docker.io``, ``index.docker.io``,
+``registry-1.docker.io`` and ``https://index.docker.io/v1/`` are one registry, and a single-name Hub
+repository is ``library/<name>``. Docker's web-login keys (``…/v1/access-token``, ``…/v1/refresh-token``)
+are separate entries and are never folded into the Hub entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import HelperError
+
+HUB_HOST = "index.docker.io"
+HUB_KEY = "https://index.docker.io/v1/"
+HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+HUB_TOKEN_KEYS = frozenset({HUB_KEY + "access-token", HUB_KEY + "refresh-token"})
+
+
+@dataclass(frozen=True)
+class Target:
+    """A requested server address in normal form: lowercase ``host[:port]`` and repository path segments."""
+
+    host: str  # lowercase, with ``:port`` when given; Hub is always HUB_HOST
+    port: str  # "" when absent
+    segments: tuple[str, ...]  # repository path, no empty parts, leading v1/v2 dropped
+
+    @property
+    def is_hub(self) -> bool:
+        return self.host == HUB_HOST
+
+    @property
+    def path(self) -> str:
+        return "/" + "/".join(self.segments) if self.segments else ""
+
+    @property
+    def host_key(self) -> str:
+        """Store key of the registry itself (Hub: ``https://index.docker.io/v1/``)."""
+        return HUB_KEY if self.is_hub else self.host
+
+    def store_keys(self) -> list[str]:
+        """Store keys from most to least specific: ``host/ns/repo``, ``host/ns``, ``host``."""
+        keys = [self.host + "/" + "/".join(self.segments[:n]) for n in range(len(self.segments), 0, -1)]
+        keys.append(self.host_key)
+        return keys
+
+
+def is_hub_token_key(address: str) -> bool:
+    """Docker Hub's web-login entries, kept and looked up verbatim."""
+    return address in HUB_TOKEN_KEYS
+
+
+def split_port(host: str) -> tuple[str, str]:
+    """Split ``host[:port]`` (IPv6 literals in brackets) into host and port ("" when absent)."""
+    if host.startswith("["):
+        end = host.find("]")
+        if end != -1:
+            rest = host[end + 1 :]
+            return host[: end + 1], rest[1:] if rest.startswith(":") else ""
+        return host, ""
+    name, sep, port = host.rpartition(":")
+    if sep and port.isdigit():
+        return name, port
+    return host, ""
+
+
+def canonical_host(host: str) -> str:
+    """Lowercase a ``host[:port]`` and fold the Docker Hub aliases into ``index.docker.io``."""
+    host = host.lower()
+    name, port = split_port(host)
+    if name in HUB_ALIASES:
+        return HUB_HOST + (":" + port if port else "")
+    return host
+
+
+def parse_target(address: str) -> Target:
+    """Parse any spelling a client sends: scheme, ``/v1/``/``/v2/``, trailing ``/``, case, Hub aliases, repo path."""
+    rest = address.strip()
+    scheme, sep, after = rest.partition("://")
+    if sep and scheme and "/" not in scheme:
+        rest = after
+    host, _, path = rest.partition("/")
+    host = canonical_host(host)
+    _, port = split_port(host)
+    segments = [s for s in path.split("/") if s]
+    if segments and segments[0] in ("v1", "v2"):
+        segments = segments[1:]
+    if host == HUB_HOST and len(segments) == 1:
+        segments.insert(0, "library")
+    return Target(host, port, tuple(segments))
+
+
+def store_key(address: str) -> str:
+    """The one key every spelling of a server is stored under."""
+    if is_hub_token_key(address):
+        return address
+    target = parse_target(address)
+    return target.store_keys()[0]
+
+
+# --- imgpkg's IMGPKG_REGISTRY_HOSTNAME values ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HostPattern:
+    """A normalised ``IMGPKG_REGISTRY_HOSTNAME`` value: per-label ``*`` globs, exact port, path prefix."""
+
+    host: str  # lowercase, Hub aliases folded, without port
+    port: str
+    path: str  # "" or "/seg/seg" (no trailing slash)
+
+    @property
+    def key(self) -> str:
+        """imgpkg's sort key: ``host[:port]`` + path."""
+        return self.host + (":" + self.port if self.port else "") + self.path
+
+    @property
+    def is_plain_host(self) -> bool:
+        return "*" not in self.host and not self.path
+
+    def matches(self, target: Target) -> bool:
+        if not self.host:
+            return False
+        name, port = split_port(target.host)
+        if port != self.port:
+            return False
+        labels = name.split(".")
+        globs = self.host.split(".")
+        if len(labels) != len(globs):
+            return False
+        if not all(_glob_label(g, lab) for g, lab in zip(globs, labels, strict=True)):
+            return False
+        return not self.path or target.path == self.path or target.path.startswith(self.path + "/")
+
+
+def _glob_label(glob: str, label: str) -> bool:
+    """``filepath.Match`` restricted to ``*`` (imgpkg's ``?`` and ``[`` cannot survive URL parsing)."""
+    if "*" not in glob:
+        return glob == label
+    parts = glob.split("*")
+    first, last = parts[0], parts[-1]
+    if len(label) < len(first) + len(last) or not label.startswith(first) or not label.endswith(last):
+        return False
+    pos, end = len(first), len(label) - len(last)
+    for middle in parts[1:-1]:
+        found = label.find(middle, pos, end)
+        if found == -1:
+            return False
+        pos = found + len(middle)
+    return True
+
+
+def parse_host_pattern(value: str) -> HostPattern:
+    """Normalise an ``IMGPKG_REGISTRY_HOSTNAME`` value as imgpkg does, with our documented improvements.
+
+    Like imgpkg: ``https://`` is assumed, the value is parsed with Go's ``url.Parse`` rules (same errors),
+    the query is dropped and a leading ``/v1/`` or ``/v2/`` is cut. Improvements: the scheme and host are
+    case-insensitive, Hub aliases are one host, and a trailing ``/`` does not change the entry.
+    """
+    lowered = value[:8].lower()
+    if lowered.startswith("https://"):
+        url = "https://" + value[8:]
+    elif lowered.startswith("http://"):
+        url = "http://" + value[7:]
+    else:
+        url = "https://" + value
+    try:
+        host, path = _go_parse_url(url)
+    except ValueError as err:
+        raise HelperError(
+            f"Parsing registry hostname: parse {_go_quote(url)}: {err} (e.g. gcr.io, index.docker.io)"
+        ) from None
+    if path.startswith(("/v2/", "/v1/")):
+        path = path[3:]
+    path = "/" + "/".join(s for s in path.split("/") if s) if path.strip("/") else ""
+    host = canonical_host(host)
+    name, port = split_port(host)
+    return HostPattern(name, port, path)
+
+
+_HOST_PUNCTUATION = frozenset("-_.~!$&'()*+,;=:[]<>\"")
+
+
+def _go_parse_url(url: str) -> tuple[str, str]:
+    """The host and path Go's ``url.Parse`` yields for ``scheme://…``; ValueError carries Go's message."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        raise ValueError("net/url: invalid control character in URL")
+    url, _, fragment = url.partition("#")
+    _unescape(fragment, host=False)
+    rest = url.split("://", 1)[1]
+    rest = rest.partition("?")[0]
+    authority, slash, path = rest.partition("/")
+    path = slash + path
+    userinfo, at, host = authority.rpartition("@")
+    if at and any(not (c.isalnum() or c in "-._:~!$&'()*+,;=%@") for c in userinfo):
+        raise ValueError("net/url: invalid userinfo")
+    if host.startswith("["):
+        end = host.rfind("]")
+        if end == -1:
+            raise ValueError("missing ']' in host")
+        colon_port = host[end + 1 :]
+        _check_port(colon_port)
+        host = _unescape(host[: end + 1], host=True) + colon_port
+    else:
+        colon = host.rfind(":")
+        if colon != -1:
+            _check_port(host[colon:])
+        host = _unescape(host, host=True)
+    return host, _unescape(path, host=False)
+
+
+def _check_port(colon_port: str) -> None:
+    if colon_port and (colon_port[0] != ":" or not all(c.isdigit() and c.isascii() for c in colon_port[1:])):
+        raise ValueError(f"invalid port {_go_quote(colon_port)} after host")
+
+
+def _unescape(text: str, *, host: bool) -> str:
+    out = bytearray()
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "%":
+            code = text[i + 1 : i + 3]
+            if len(code) < 2 or any(h not in "0123456789abcdefABCDEF" for h in code):
+                raise ValueError(f"invalid URL escape {_go_quote(text[i : i + 3])}")
+            if host and int(code[0], 16) < 8 and code != "25":
+                raise ValueError(f"invalid URL escape {_go_quote(text[i : i + 3])}")
+            out.append(int(code, 16))
+            i += 3
+            continue
+        if host and ord(c) < 0x80 and not c.isalnum() and c not in _HOST_PUNCTUATION:
+            raise ValueError(f"invalid character {_go_quote(c)} in host name")
+        out += c.encode("utf-8", "surrogateescape")
+        i += 1
+    return out.decode("utf-8", "replace")
+
+
+def _go_quote(text: str) -> str:
+    """Go's ``%q`` for the strings that reach our messages."""
+    out = []
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'

@@ -1,0 +1,103 @@
+"""Docker's ``config.json`` ``auths`` format, shared by the helper's own store and the docker config source.
+
+Only the entry that answers is decoded, so a bad entry elsewhere never breaks a lookup.
+"""
+
+from __future__ import annotations
+
+import binascii
+from collections.abc import Iterable, Mapping
+
+from .address import HUB_HOST, HUB_KEY, Target, is_hub_token_key, store_key
+from .errors import HelperError
+from .protocol import TOKEN_USERNAME, Credentials
+
+
+def _field(entry: Mapping[str, object], name: str, where: str) -> str:
+    """A string field, matched case-insensitively as Go's encoding/json does."""
+    value = entry.get(name)
+    if value is None:
+        for key, val in entry.items():
+            if key.lower() == name:
+                value = val
+                break
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise HelperError(f"{where}: field {name!r} must be a string")
+    return value
+
+
+def decode_entry(server_url: str, entry: object, where: str) -> Credentials | None:
+    """Credentials from one ``auths`` entry; None for a ``{}`` placeholder (credentials live in a helper).
+
+    ``where`` names the file and key for messages; it never contains a secret.
+    """
+    if not isinstance(entry, Mapping):
+        raise HelperError(f"{where}: entry must be a JSON object")
+    identity = _field(entry, "identitytoken", where)
+    if identity:
+        return Credentials(server_url, TOKEN_USERNAME, identity)
+    auth = _field(entry, "auth", where)
+    if auth:
+        try:
+            decoded = binascii.a2b_base64(auth.encode("ascii"), strict_mode=True).decode("utf-8")
+        except (binascii.Error, ValueError, UnicodeError):
+            raise HelperError(f'{where}: "auth" is not valid base64 of UTF-8 "user:password"') from None
+        username, sep, password = decoded.partition(":")
+        if not sep or not username:
+            raise HelperError(f'{where}: "auth" does not decode to "user:password"')
+        return Credentials(server_url, username, password.strip("\x00"))
+    username = _field(entry, "username", where)
+    if username:
+        return Credentials(server_url, username, _field(entry, "password", where))
+    if _field(entry, "registrytoken", where):
+        raise HelperError(
+            f"{where}: entry holds only a registry (bearer) token, which the credential-helper protocol "
+            "cannot carry; store a username/password or an identity token for it instead"
+        )
+    return None
+
+
+def encode_entry(creds: Credentials) -> dict[str, str]:
+    if creds.is_identity_token:
+        return {"identitytoken": creds.secret}
+    if ":" in creds.username:
+        raise HelperError("store: a username containing ':' cannot be stored in docker's \"auth\" field")
+    raw = (creds.username + ":" + creds.secret).encode("utf-8")
+    return {"auth": binascii.b2a_base64(raw, newline=False).decode("ascii")}
+
+
+def namespaced_fallback(target: Target, keys: Iterable[str]) -> str | None:
+    """For a bare-host request with no host entry: the first namespaced key of that host, as docker does."""
+    if target.segments:
+        return None
+    prefix = (HUB_HOST if target.host_key == HUB_KEY else target.host) + "/"
+    found = sorted(k for k in keys if k.startswith(prefix))
+    return found[0] if found else None
+
+
+class AuthIndex:
+    """Lookup over an ``auths`` map whose keys may be spelled any way (docker config.json)."""
+
+    def __init__(self, auths: Mapping[str, object]) -> None:
+        self.auths = auths
+        self._normal: dict[str, str] = {}
+        for key in sorted(auths):
+            self._normal.setdefault(store_key(key), key)
+
+    def find(self, address: str, target: Target) -> str | None:
+        """The raw key that answers ``address``: exact spelling first, then normal-form keys, most specific first."""
+        if address in self.auths:
+            return address
+        if is_hub_token_key(address):
+            return None
+        for key in target.store_keys():
+            if key in self._normal:
+                return self._normal[key]
+        fallback = namespaced_fallback(target, self._normal)
+        return self._normal[fallback] if fallback else None
+
+    def normal_keys(self) -> dict[str, str]:
+        """Normal-form key → raw key, for ``list``."""
+        return dict(self._normal)

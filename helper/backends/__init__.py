@@ -1,0 +1,35 @@
+"""Where ``store`` keeps secrets: the 4-method interface every backend implements, and backend selection.
+
+Keys handed to a backend are already normalised (``helper.address.store_key``), so every client's
+spelling of a registry lands on one entry whatever the backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from ..protocol import Credentials
+
+
+class Backend(Protocol):
+    """A credential store keyed by normalised server address."""
+
+    def add(self, creds: Credentials) -> None:
+        """Store ``creds`` under ``creds.server_url`` (a normalised key), replacing any entry."""
+
+    def delete(self, key: str) -> bool:
+        """Remove the entry for ``key``; return False when there was none (not an error)."""
+
+    def get(self, key: str) -> Credentials | None:
+        """The entry stored under exactly ``key``, or None."""
+
+    def list(self) -> dict[str, str]:
+        """Every stored key mapped to its username."""
+
+
+def select_backend(environ: Mapping[str, str]) -> Backend:
+    """The backend named by the environment (only the file store exists so far)."""
+    from .file import FileBackend
+
+    return FileBackend.from_environment(environ)

@@ -1,0 +1,125 @@
+"""Command line: argv, bounded stdin, and the protocol's stdout + exit-status contract. Only this module prints."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from . import DISTRIBUTION, PROGRAM, __version__
+from .errors import HelperError
+
+USAGE = f"Usage: {PROGRAM} <store|get|erase|list|version>"
+HELP = f"""{USAGE}
+
+A Docker credential helper. Clients (docker, skopeo, podman, crane, docker-py) run it with one action and
+write the server address to its standard input; it answers on standard output.
+
+  echo gcr.io | {PROGRAM} get     credentials for a registry, as JSON
+  {PROGRAM} store                 read {{"ServerURL","Username","Secret"}} JSON from stdin and keep it
+  echo gcr.io | {PROGRAM} erase   forget what store kept for a registry
+  {PROGRAM} list                  registries with credentials, and their usernames
+  {PROGRAM} version               print the version
+  {PROGRAM} configure docker|containers [--registry HOST ...] [--dry-run]
+                                  point docker / skopeo / podman at this helper
+
+Credentials come from imgpkg's IMGPKG_REGISTRY_* variables first, then IMGPKG_ACTIVE_KEYCHAINS,
+IMGPKG_USERNAME/IMGPKG_PASSWORD, this helper's store and docker's config.json.
+Set DOCKER_CREDENTIAL_IMGPKG_DEBUG=1 to see on stderr which source answered and why (secrets hidden).
+"""
+
+
+def read_stdin(limit: int) -> bytes:
+    """All of stdin, refusing more than ``limit`` bytes without reading the rest."""
+    fd = sys.stdin.fileno() if sys.stdin is not None else -1
+    if fd < 0:
+        return b""
+    chunks, size = [], 0
+    while True:
+        chunk = os.read(fd, min(1 << 16, limit + 1 - size))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise HelperError(f"input larger than {limit >> 20} MiB refused")
+
+
+def run(action: str) -> str:
+    """Perform one protocol action and return what goes to stdout."""
+    from .protocol import MAX_INPUT_BYTES
+
+    environ = os.environ
+    if action == "list":
+        from .chain import Chain
+        from .protocol import encode_list
+
+        return encode_list(Chain(environ).list())
+    data = read_stdin(MAX_INPUT_BYTES)
+    if action == "get":
+        from .chain import Chain
+        from .protocol import decode_server_url, encode_get
+
+        return encode_get(Chain(environ).get(decode_server_url(data)))
+    if action == "store":
+        from .actions import store
+        from .protocol import decode_store
+
+        store(environ, decode_store(data))
+        return ""
+    from .actions import erase
+    from .protocol import decode_server_url
+
+    erase(environ, decode_server_url(data))
+    return ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] == "configure":
+        from .configure import main as configure
+
+        return configure(args[1:])
+    if len(args) != 1:
+        return _emit(USAGE + "\n", 1)
+    action = args[0]
+    if action in ("version", "--version", "-v"):
+        return _emit(f"{PROGRAM} ({DISTRIBUTION}) {__version__}\n", 0)
+    if action in ("--help", "-h"):
+        return _emit(HELP, 0)
+    if action not in ("get", "store", "erase", "list"):
+        return _emit(f"{PROGRAM}: unknown action: {action}\n", 1)
+    try:
+        return _emit(run(action), 0)
+    except HelperError as err:
+        return _emit(f"{err}\n", 1)
+    except KeyboardInterrupt:
+        return _emit("interrupted\n", 1)
+    except Exception as err:  # never a traceback: its text could carry a secret
+        where = _origin(err)
+        return _emit(f"{PROGRAM}: internal error ({type(err).__name__}{where}); please report it\n", 1)
+
+
+def _origin(err: BaseException) -> str:
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return ""
+    return f" at {os.path.basename(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno}"
+
+
+def _emit(text: str, status: int) -> int:
+    try:
+        if text:
+            sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The client went away; keep Python from complaining about the closed pipe at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""The docker-credential-helper wire format: decoding ``store`` input, encoding ``get``/``list`` answers.
+
+Every fixed protocol string lives here. Encoding avoids the ``json`` module so that a ``get`` answered from
+the environment imports nothing heavy (start-up is what clients pay for, once per registry).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import HelperError
+
+TOKEN_USERNAME = "<token>"  # Username that marks Secret as an identity (OAuth2 refresh) token
+NO_SERVER_URL = "no credentials server URL"
+NO_USERNAME = "no credentials username"
+MAX_INPUT_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Credentials:
+    server_url: str
+    username: str
+    secret: str
+
+    @property
+    def is_identity_token(self) -> bool:
+        return self.username == TOKEN_USERNAME
+
+    def __repr__(self) -> str:  # never let a secret reach a traceback or a debug line
+        return f"Credentials(server_url={self.server_url!r}, username={self.username!r}, secret='***')"
+
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+
+
+def _json_string(value: str) -> str:
+    """JSON-encode a string without importing ``json`` (output parses identically)."""
+    out = []
+    for ch in value:
+        esc = _ESCAPES.get(ch)
+        if esc is not None:
+            out.append(esc)
+        elif ch < " " or ch in "\u2028\u2029" or "\ud800" <= ch <= "\udfff":
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def encode_get(creds: Credentials) -> str:
+    return (
+        '{"ServerURL":'
+        + _json_string(creds.server_url)
+        + ',"Username":'
+        + _json_string(creds.username)
+        + ',"Secret":'
+        + _json_string(creds.secret)
+        + "}\n"
+    )
+
+
+def encode_list(entries: dict[str, str]) -> str:
+    body = ",".join(_json_string(k) + ":" + _json_string(entries[k]) for k in sorted(entries))
+    return "{" + body + "}\n"
+
+
+def decode_server_url(data: bytes) -> str:
+    """``get``/``erase`` input: all of stdin, line breaks dropped as Go's Scanner does, whitespace trimmed."""
+    text = _utf8(data).replace("\r\n", "").replace("\n", "").strip()
+    if not text:
+        raise HelperError(NO_SERVER_URL)
+    return text
+
+
+def decode_store(data: bytes) -> Credentials:
+    """``store`` input: one JSON object, keys matched case-insensitively like Go's encoding/json."""
+    import json
+
+    text = _utf8(data)
+    if not text.strip():
+        raise HelperError("store: empty input, expected a JSON object with ServerURL, Username and Secret")
+    try:
+        obj = json.loads(text)
+    except ValueError as err:
+        # json's message carries a position, never the input itself.
+        where = f"line {err.lineno} column {err.colno}"
+        raise HelperError(f"store: input is not valid JSON ({err.msg} at {where})") from None
+    if not isinstance(obj, dict):
+        raise HelperError(f"store: expected a JSON object, got {_json_type(obj)}")
+    fields: dict[str, str] = {}
+    for name in ("ServerURL", "Username", "Secret"):
+        for key, value in obj.items():
+            if key.lower() == name.lower():
+                if value is None:
+                    value = ""
+                if not isinstance(value, str):
+                    raise HelperError(f"store: field {name} must be a string, got {_json_type(value)}")
+                fields[name] = value
+                if key == name:
+                    break
+    server = fields.get("ServerURL", "").strip()
+    if not server:
+        raise HelperError(NO_SERVER_URL)
+    username = fields.get("Username", "")
+    if not username:
+        raise HelperError(NO_USERNAME)
+    return Credentials(server, username, fields.get("Secret", ""))
+
+
+def _utf8(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise HelperError(f"input is not valid UTF-8 (byte {err.start})") from None
+
+
+def _json_type(value: object) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}.get(
+        type(value), "null"
+    )

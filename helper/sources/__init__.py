@@ -1,0 +1,1 @@
+"""Credential sources, one module each, consulted in order by ``helper.chain``."""

@@ -1,0 +1,109 @@
+"""Docker's own ``auths`` entries: ``DOCKER_AUTH_CONFIG`` first, then ``$DOCKER_CONFIG/config.json``.
+
+Helpers named in the file (``credsStore``/``credHelpers``) are never called: that could recurse into us.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from ..address import Target
+from ..authfile import AuthIndex, decode_entry
+from ..errors import HelperError
+from .base import Answer, Trace
+
+
+def docker_config_path(environ: Mapping[str, str]) -> str:
+    directory = environ.get("DOCKER_CONFIG", "") or os.path.join(os.path.expanduser("~"), ".docker")
+    return os.path.join(directory, "config.json")
+
+
+class DockerConfigSource:
+    name = "docker-config"
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self._indexes: list[tuple[str, AuthIndex]] | None = None
+
+    def indexes(self) -> list[tuple[str, AuthIndex]]:
+        """(description, index) for DOCKER_AUTH_CONFIG and the config file, in lookup order; read lazily."""
+        if self._indexes is None:
+            found = []
+            inline = self.environ.get("DOCKER_AUTH_CONFIG", "")
+            if inline.strip():
+                found.append(("DOCKER_AUTH_CONFIG", _auths_of(inline.encode("utf-8"), "DOCKER_AUTH_CONFIG")))
+            path = docker_config_path(self.environ)
+            data = _read_file(path)
+            if data is not None:
+                found.append((path, _auths_of(data, f"docker config {path}")))
+            self._indexes = [(where, AuthIndex(auths)) for where, auths in found]
+        return self._indexes
+
+    def get(self, address: str, target: Target, trace: Trace) -> Answer:
+        for where, index in self.indexes():
+            key = index.find(address, target)
+            if key is None:
+                trace(f"docker config: {where} has no entry for {address}")
+                continue
+            creds = decode_entry(address, index.auths[key], f"{where}, entry {key!r}")
+            if creds is None:
+                trace(f"docker config: {where} entry {key!r} is a placeholder (credentials live in a helper)")
+                continue
+            trace(f"docker config: {where} entry {key!r} answers (username {creds.username!r}, secret ***)")
+            return creds
+        return None
+
+    def list_keys(self) -> list[str]:
+        keys: list[str] = []
+        for _, index in self.indexes():
+            keys.extend(index.normal_keys())
+        return keys
+
+
+MAX_CONFIG_BYTES = 16 << 20
+
+
+def _read_file(path: str) -> bytes | None:
+    """The file's bytes; None when absent. Never blocks on a FIFO, never reads more than 16 MiB."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        raise HelperError(f"docker config {path}: cannot open: {err.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise HelperError(f"docker config {path}: not a regular file")
+        chunks, size = [], 0
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_CONFIG_BYTES:
+                raise HelperError(f"docker config {path}: larger than {MAX_CONFIG_BYTES >> 20} MiB")
+        return b"".join(chunks)
+    except OSError as err:
+        raise HelperError(f"docker config {path}: cannot read: {err.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def _auths_of(data: bytes, where: str) -> Mapping[str, object]:
+    import json
+
+    if not data.strip():
+        return {}
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError):
+        raise HelperError(f"{where}: not valid JSON") from None
+    if not isinstance(doc, dict):
+        raise HelperError(f"{where}: expected a JSON object")
+    auths = next((v for k, v in doc.items() if k.lower() == "auths"), None)
+    if auths is None:
+        return {}
+    if not isinstance(auths, dict):
+        raise HelperError(f'{where}: "auths" must be a JSON object')
+    return auths

@@ -1,0 +1,42 @@
+"""imgpkg's global credentials: ``IMGPKG_USERNAME``/``IMGPKG_PASSWORD``, ``IMGPKG_TOKEN``, ``IMGPKG_ANON``.
+
+They apply to every registry asked, exactly as in imgpkg (see the README's warning).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..errors import HelperError
+from ..protocol import Credentials
+from .base import STOP, Answer, Trace
+
+
+class GlobalSource:
+    name = "globals"
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.username = environ.get("IMGPKG_USERNAME", "")
+        self.password = environ.get("IMGPKG_PASSWORD", "")
+        self.token = environ.get("IMGPKG_TOKEN", "")
+        self.anonymous = environ.get("IMGPKG_ANON", "") == "true"  # imgpkg: exactly "true"
+
+    def get(self, address: str, trace: Trace) -> Answer:
+        if self.username:
+            trace(f"globals: IMGPKG_USERNAME set (username {self.username!r}, secret ***), applies to every registry")
+            return Credentials(address, self.username, self.password)
+        if self.token:
+            raise HelperError(
+                "IMGPKG_TOKEN is a registry (bearer) token, which the credential-helper protocol cannot carry; "
+                "set IMGPKG_USERNAME/IMGPKG_PASSWORD, or per-registry IMGPKG_REGISTRY_* variables, instead"
+            )
+        if self.anonymous:
+            trace("globals: IMGPKG_ANON=true: anonymous, the store and docker config are not consulted")
+            return STOP
+        if self.password:
+            trace("globals: IMGPKG_PASSWORD is set without IMGPKG_USERNAME: ignored")
+        return None
+
+    def list_user(self) -> str | None:
+        """The username every ``get`` answers with, if the globals answer everything."""
+        return self.username or None

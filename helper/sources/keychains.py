@@ -1,0 +1,117 @@
+"""imgpkg's IaaS keychains (``IMGPKG_ACTIVE_KEYCHAINS``): ``github`` in-process, ``gke``/``ecr``/``aks`` delegated.
+
+Delegation happens only for the provider's own hosts: docker-credential-gcr ignores the address it is
+given and would hand Google tokens to any registry asked.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Mapping
+
+from ..address import Target
+from ..errors import HelperError, NotFound
+from ..external import ProgramMissing, first_line, run_program
+from ..protocol import Credentials
+from .base import Answer, Trace
+
+KNOWN = ("aks", "ecr", "gke", "github")
+IAAS_ORDER = ("gke", "ecr", "aks", "github")
+PROGRAMS = {"gke": "docker-credential-gcr", "ecr": "docker-credential-ecr-login", "aks": "docker-credential-acr-env"}
+
+
+def _is_gcp(host: str) -> bool:
+    return host == "gcr.io" or host.endswith((".gcr.io", ".pkg.dev"))
+
+
+def _is_ecr(host: str) -> bool:
+    if host in ("public.ecr.aws", "ecr-public.aws.com"):
+        return True
+    import re
+
+    return (
+        re.fullmatch(
+            r"\d{12}\.dkr[.-]ecr(-fips)?\.[a-z0-9][a-z0-9_-]*\."
+            r"(amazonaws\.com(\.cn)?|sc2s\.sgov\.gov|c2s\.ic\.gov|cloud\.adc-e\.uk|csp\.hci\.ic\.gov)",
+            host,
+        )
+        is not None
+    )
+
+
+def _is_azure(host: str) -> bool:
+    return host.endswith((".azurecr.io", ".azurecr.cn", ".azurecr.de", ".azurecr.us"))
+
+
+PROVIDER_HOSTS: dict[str, Callable[[str], bool]] = {"gke": _is_gcp, "ecr": _is_ecr, "aks": _is_azure}
+
+
+def active_keychains(environ: Mapping[str, str]) -> list[str]:
+    if environ.get("IMGPKG_ENABLE_IAAS_AUTH", "").lower() == "true":
+        return list(IAAS_ORDER)
+    names = [item.strip() for item in environ.get("IMGPKG_ACTIVE_KEYCHAINS", "").split(",")]
+    names = [n for n in names if n]
+    for name in names:
+        if name not in KNOWN:
+            raise HelperError(f"Unable to load keychain for {name}, available keychains [{', '.join(KNOWN)}]")
+    return names
+
+
+class KeychainSource:
+    name = "keychains"
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.names = active_keychains(environ)
+
+    def get(self, address: str, target: Target, trace: Trace, *, delegate: bool = True) -> Answer:
+        host = target.host
+        for name in self.names:
+            if name == "github":
+                creds = self._github(address, host)
+                if creds is not None:
+                    trace(f"keychain github: GITHUB_TOKEN answers ghcr.io (username {creds.username!r}, secret ***)")
+                    return creds
+                continue
+            if not delegate or not PROVIDER_HOSTS[name](host):
+                continue
+            creds = self._delegate(name, address, host, trace)
+            if creds is not None:
+                return creds
+        return None
+
+    def list_keys(self) -> list[str]:
+        return ["ghcr.io"] if "github" in self.names and self.environ.get("GITHUB_TOKEN") else []
+
+    def _github(self, address: str, host: str) -> Credentials | None:
+        token = self.environ.get("GITHUB_TOKEN", "")
+        if host != "ghcr.io" or not token:
+            return None
+        return Credentials(address, self.environ.get("GITHUB_ACTOR", "") or "unset", token)
+
+    def _delegate(self, name: str, address: str, host: str, trace: Trace) -> Credentials | None:
+        program = PROGRAMS[name]
+        role = f"keychain {name}"
+        try:
+            reply = run_program(program, "get", host.encode(), role=role)
+        except ProgramMissing as err:
+            print(f"docker-credential-imgpkg: note: {err}; skipping it", file=sys.stderr)
+            return None
+        if reply.returncode != 0:
+            if reply.stdout == str(NotFound()):
+                trace(f"{role}: {program} has no credentials for {host}")
+                return None
+            raise HelperError(f"{role}: {program} failed: {first_line(reply.stdout) or f'exit {reply.returncode}'}")
+        try:
+            answer = json.loads(reply.stdout)
+            username, secret = answer.get("Username") or "", answer.get("Secret") or ""
+            if not isinstance(username, str) or not isinstance(secret, str):
+                raise TypeError
+        except (ValueError, AttributeError, TypeError):
+            raise HelperError(f"{role}: {program} answered something that is not credential JSON") from None
+        if not username and not secret:
+            trace(f"{role}: {program} answered empty credentials for {host}")
+            return None
+        trace(f"{role}: {program} answers {host} (username {username!r}, secret ***)")
+        return Credentials(address, username, secret)

@@ -1,0 +1,35 @@
+"""The helper's own store as a lookup source: most specific key first, then the host's entry."""
+
+from __future__ import annotations
+
+from ..address import Target, is_hub_token_key
+from ..authfile import namespaced_fallback
+from ..backends import Backend
+from .base import Answer, Trace
+
+
+class StoreSource:
+    name = "store"
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    def get(self, address: str, target: Target, trace: Trace) -> Answer:
+        keys = [address] if is_hub_token_key(address) else target.store_keys()
+        for key in keys:
+            creds = self.backend.get(key)
+            if creds is not None:
+                trace(f"store: entry {key!r} answers (username {creds.username!r}, secret ***)")
+                return creds.__class__(address, creds.username, creds.secret)
+        if not is_hub_token_key(address):
+            key = namespaced_fallback(target, self.backend.list())
+            if key is not None:
+                creds = self.backend.get(key)
+                if creds is not None:
+                    trace(f"store: no host entry; namespaced entry {key!r} answers (username {creds.username!r})")
+                    return creds.__class__(address, creds.username, creds.secret)
+        trace(f"store: no entry for {' / '.join(keys)}")
+        return None
+
+    def list_keys(self) -> list[str]:
+        return list(self.backend.list())

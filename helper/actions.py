@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from .address import store_key
 from .backends import select_backend
 from .protocol import Credentials
 from .settings import env_flag
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 def _trace(environ: Mapping[str, str], message: str) -> None:

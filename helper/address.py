@@ -8,8 +8,6 @@ are separate entries and are never folded into the Hub entry.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .errors import HelperError
 
 HUB_HOST = "index.docker.io"
@@ -18,13 +16,18 @@ HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"}
 HUB_TOKEN_KEYS = frozenset({HUB_KEY + "access-token", HUB_KEY + "refresh-token"})
 
 
-@dataclass(frozen=True)
 class Target:
     """A requested server address in normal form: lowercase ``host[:port]`` and repository path segments."""
 
-    host: str  # lowercase, with ``:port`` when given; Hub is always HUB_HOST
-    port: str  # "" when absent
-    segments: tuple[str, ...]  # repository path, no empty parts, leading v1/v2 dropped
+    __slots__ = ("host", "port", "segments")
+
+    def __init__(self, host: str, port: str, segments: tuple[str, ...]) -> None:
+        self.host = host  # lowercase, with ``:port`` when given; Hub is always HUB_HOST
+        self.port = port  # "" when absent
+        self.segments = segments  # repository path, no empty parts, leading v1/v2 dropped
+
+    def __repr__(self) -> str:
+        return f"Target({self.host!r}, {self.port!r}, {self.segments!r})"
 
     @property
     def is_hub(self) -> bool:
@@ -102,13 +105,18 @@ def store_key(address: str) -> str:
 # --- imgpkg's IMGPKG_REGISTRY_HOSTNAME values ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class HostPattern:
     """A normalised ``IMGPKG_REGISTRY_HOSTNAME`` value: per-label ``*`` globs, exact port, path prefix."""
 
-    host: str  # lowercase, Hub aliases folded, without port
-    port: str
-    path: str  # "" or "/seg/seg" (no trailing slash)
+    __slots__ = ("host", "path", "port")
+
+    def __init__(self, host: str, port: str, path: str) -> None:
+        self.host = host  # lowercase, Hub aliases folded, without port
+        self.port = port
+        self.path = path  # "" or "/seg/seg" (no trailing slash)
+
+    def __repr__(self) -> str:
+        return f"HostPattern({self.host!r}, {self.port!r}, {self.path!r})"
 
     @property
     def key(self) -> str:

@@ -6,14 +6,17 @@ Only the entry that answers is decoded, so a bad entry elsewhere never breaks a 
 from __future__ import annotations
 
 import binascii
-from collections.abc import Iterable, Mapping
 
 from .address import HUB_HOST, HUB_KEY, Target, is_hub_token_key, store_key
 from .errors import HelperError
 from .protocol import TOKEN_USERNAME, Credentials
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
-def _field(entry: Mapping[str, object], name: str, where: str) -> str:
+
+def _field(entry: dict[str, object], name: str, where: str) -> str:
     """A string field, matched case-insensitively as Go's encoding/json does."""
     value = entry.get(name)
     if value is None:
@@ -33,7 +36,7 @@ def decode_entry(server_url: str, entry: object, where: str) -> Credentials | No
 
     ``where`` names the file and key for messages; it never contains a secret.
     """
-    if not isinstance(entry, Mapping):
+    if not isinstance(entry, dict):
         raise HelperError(f"{where}: entry must be a JSON object")
     identity = _field(entry, "identitytoken", where)
     if identity:
@@ -80,7 +83,7 @@ def namespaced_fallback(target: Target, keys: Iterable[str]) -> str | None:
 class AuthIndex:
     """Lookup over an ``auths`` map whose keys may be spelled any way (docker config.json)."""
 
-    def __init__(self, auths: Mapping[str, object]) -> None:
+    def __init__(self, auths: dict[str, object]) -> None:
         self.auths = auths
         self._normal: dict[str, str] = {}
         for key in sorted(auths):

@@ -6,9 +6,6 @@ Sources are built lazily, so a ``get`` answered by the environment never opens a
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
-from functools import cached_property
-from typing import TYPE_CHECKING
 
 from .address import is_hub_token_key, parse_target
 from .errors import HelperError, NotFound
@@ -16,7 +13,10 @@ from .protocol import Credentials
 from .settings import env_flag
 from .sources.base import STOP
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from .backends import Backend
     from .sources.dockerconfig import DockerConfigSource
     from .sources.env import EnvSource
@@ -29,47 +29,69 @@ class Chain:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
         self.debug = env_flag(environ, "DOCKER_CREDENTIAL_IMGPKG_DEBUG")
+        self._sources: dict[str, object] = {}
 
     def trace(self, message: str) -> None:
         if self.debug:
             print(f"docker-credential-imgpkg: debug: {message}", file=sys.stderr)
 
-    @cached_property
-    def backend(self) -> Backend:
-        from .backends import select_backend
+    # Sources, each built on first use: a get answered by the environment never opens a file, and
+    # the verbs that skip a source never import it.
+    def _source(self, name: str) -> object:
+        source = self._sources.get(name)
+        if source is None:
+            source = self._sources[name] = self._build(name)
+        return source
 
-        return select_backend(self.environ)
+    def _build(self, name: str) -> object:
+        environ = self.environ
+        if name == "env":
+            from .sources.env import EnvSource
 
-    # Sources, each built on first use (local imports keep start-up cheap for the verbs that skip them).
-    @cached_property
-    def env(self) -> EnvSource:
-        from .sources.env import EnvSource
+            return EnvSource(environ)
+        if name == "keychains":
+            from .sources.keychains import KeychainSource
 
-        return EnvSource(self.environ)
+            return KeychainSource(environ)
+        if name == "globals":
+            from .sources.globals import GlobalSource
 
-    @cached_property
-    def keychains(self) -> KeychainSource:
-        from .sources.keychains import KeychainSource
+            return GlobalSource(environ)
+        if name == "store":
+            from .sources.store import StoreSource
 
-        return KeychainSource(self.environ)
+            return StoreSource(self.backend)
+        if name == "backend":
+            from .backends import select_backend
 
-    @cached_property
-    def globals(self) -> GlobalSource:
-        from .sources.globals import GlobalSource
-
-        return GlobalSource(self.environ)
-
-    @cached_property
-    def store(self) -> StoreSource:
-        from .sources.store import StoreSource
-
-        return StoreSource(self.backend)
-
-    @cached_property
-    def docker_config(self) -> DockerConfigSource:
+            return select_backend(environ)
         from .sources.dockerconfig import DockerConfigSource
 
-        return DockerConfigSource(self.environ)
+        return DockerConfigSource(environ)
+
+    @property
+    def backend(self) -> Backend:
+        return self._source("backend")  # type: ignore[return-value]
+
+    @property
+    def env(self) -> EnvSource:
+        return self._source("env")  # type: ignore[return-value]
+
+    @property
+    def keychains(self) -> KeychainSource:
+        return self._source("keychains")  # type: ignore[return-value]
+
+    @property
+    def globals(self) -> GlobalSource:
+        return self._source("globals")  # type: ignore[return-value]
+
+    @property
+    def store(self) -> StoreSource:
+        return self._source("store")  # type: ignore[return-value]
+
+    @property
+    def docker_config(self) -> DockerConfigSource:
+        return self._source("docker_config")  # type: ignore[return-value]
 
     def get(self, address: str, *, delegate: bool = True) -> Credentials:
         """Credentials for ``address`` or NotFound; a configuration error raises HelperError."""

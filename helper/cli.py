@@ -6,7 +6,7 @@ import os
 import sys
 
 from . import DISTRIBUTION, PROGRAM, __version__
-from .errors import HelperError
+from .errors import HelperError, NotFound
 
 USAGE = f"Usage: {PROGRAM} <store|get|erase|list|version>"
 HELP = f"""{USAGE}
@@ -35,7 +35,15 @@ def read_stdin(limit: int) -> bytes:
         return b""
     chunks, size = [], 0
     while True:
-        chunk = os.read(fd, min(1 << 16, limit + 1 - size))
+        try:
+            chunk = os.read(fd, min(1 << 16, limit + 1 - size))
+        except BlockingIOError:  # a caller left O_NONBLOCK set on a shared pipe: wait, don't fail
+            import select
+
+            select.select([fd], [], [])
+            continue
+        except OSError as err:  # stdin is a directory, a closed socket, ...
+            raise HelperError(f"cannot read standard input: {err.strerror}") from None
         if not chunk:
             return b"".join(chunks)
         chunks.append(chunk)
@@ -75,6 +83,8 @@ def run(action: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if sys.stderr is None:  # started with fd 2 closed: print(file=None) would put the trace on stdout
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
     if args and args[0] == "configure":
         from .configure import main as configure
 
@@ -90,13 +100,28 @@ def main(argv: list[str] | None = None) -> int:
         return _emit(f"{PROGRAM}: unknown action: {action}\n", 1)
     try:
         return _emit(run(action), 0)
+    except NotFound as err:
+        return _emit(f"{err}\n", 1)
     except HelperError as err:
+        _tell_user(str(err))
         return _emit(f"{err}\n", 1)
     except KeyboardInterrupt:
         return _emit("interrupted\n", 1)
+    except RecursionError:  # JSON on stdin nested thousands deep (files are checked where they are read)
+        return _emit(f"{PROGRAM}: input nested too deeply to parse\n", 1)
     except Exception as err:  # never a traceback: its text could carry a secret
-        where = _origin(err)
-        return _emit(f"{PROGRAM}: internal error ({type(err).__name__}{where}); please report it\n", 1)
+        message = f"internal error ({type(err).__name__}{_origin(err)}); please report it"
+        _tell_user(message)
+        return _emit(f"{PROGRAM}: {message}\n", 1)
+
+
+def _tell_user(message: str) -> None:
+    """Also put an error on stderr: docker discards a failing helper's stdout but shows its stderr."""
+    try:
+        if not sys.stdout.isatty():
+            sys.stderr.write(f"{PROGRAM}: {message}\n")
+    except (OSError, ValueError):
+        pass
 
 
 def _origin(err: BaseException) -> str:
@@ -109,14 +134,22 @@ def _origin(err: BaseException) -> str:
 
 
 def _emit(text: str, status: int) -> int:
+    if sys.stdout is None:  # started with fd 1 closed: nobody can read an answer
+        return 1
     try:
         if text:
             sys.stdout.write(text)
         sys.stdout.flush()
-    except BrokenPipeError:
-        # The client went away; keep Python from complaining about the closed pipe at exit.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+    except OSError as err:
+        # The client went away (EPIPE) or stdout is unwritable (ENOSPC, EIO): say so on stderr, and keep
+        # Python from complaining again at exit by pointing stdout at /dev/null.
+        if not isinstance(err, BrokenPipeError):
+            sys.stderr.write(f"{PROGRAM}: cannot write the answer: {err.strerror}\n")
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
         return 1
     return status
 

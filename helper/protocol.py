@@ -6,8 +6,6 @@ the environment imports nothing heavy (start-up is what clients pay for, once pe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .errors import HelperError
 
 TOKEN_USERNAME = "<token>"  # Username that marks Secret as an identity (OAuth2 refresh) token
@@ -16,11 +14,25 @@ NO_USERNAME = "no credentials username"
 MAX_INPUT_BYTES = 1 << 20
 
 
-@dataclass(frozen=True)
 class Credentials:
-    server_url: str
-    username: str
-    secret: str
+    """One answer: what ``get`` prints and ``store`` keeps. (No dataclass: it would import ``inspect``.)"""
+
+    __slots__ = ("secret", "server_url", "username")
+
+    def __init__(self, server_url: str, username: str, secret: str) -> None:
+        self.server_url = server_url
+        self.username = username
+        self.secret = secret
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Credentials):
+            return NotImplemented
+        return (self.server_url, self.username, self.secret) == (other.server_url, other.username, other.secret)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def with_server(self, server_url: str) -> Credentials:
+        return Credentials(server_url, self.username, self.secret)
 
     @property
     def is_identity_token(self) -> bool:

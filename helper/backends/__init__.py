@@ -29,7 +29,23 @@ class Backend(Protocol):
 
 
 def select_backend(environ: Mapping[str, str]) -> Backend:
-    """The backend named by the environment (only the file store exists so far)."""
-    from .file import FileBackend
+    """``DOCKER_CREDENTIAL_IMGPKG_BACKEND``, else the settings file's ``backend``: ``file`` (the default) or
+    ``helper:NAME`` (another credential helper, ``docker-credential-NAME``, keeps the secrets)."""
+    from ..settings import backend_setting
 
-    return FileBackend.from_environment(environ)
+    spec, origin = backend_setting(environ)
+    if spec == "file":
+        from .file import FileBackend
+
+        return FileBackend.from_environment(environ)
+    kind, sep, name = spec.partition(":")
+    if kind != "helper" or not sep:
+        from ..errors import HelperError
+
+        raise HelperError(
+            f"{origin}: unknown backend {spec!r}; use file (the default) or helper:NAME "
+            "(keeps secrets in docker-credential-NAME, e.g. helper:pass)"
+        )
+    from .program import ProgramBackend
+
+    return ProgramBackend.from_environment(name.strip(), origin, environ)

@@ -11,15 +11,19 @@ import errno
 import os
 import stat
 import time
-from collections.abc import Mapping
 
 from ..authfile import decode_entry, encode_entry
 from ..errors import HelperError
 from ..protocol import Credentials
 from ..settings import env_flag
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 LOCK_TIMEOUT = 10.0
 TEMP_MARK = ".tmp-"
+MAX_STORE_BYTES = 16 << 20
 
 
 def default_store_path(environ: Mapping[str, str]) -> str:
@@ -50,7 +54,10 @@ class FileBackend:
         return _auths(self._doc)
 
     def _read(self) -> dict[str, object]:
-        """The whole document; an absent file is an empty store, anything unparsable is refused."""
+        """The whole document; an absent file is an empty store; anything unsafe or unparsable is refused.
+
+        O_NONBLOCK: a FIFO planted at the path must not hang the client (it is then refused as not a file).
+        """
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
@@ -60,10 +67,17 @@ class FileBackend:
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
-                raise HelperError(f"credential store {self.path}: not a regular file")
-            chunks = []
+                raise HelperError(f"credential store {self.path}: {_not_a_file(info.st_mode)}")
+            self._check_private(os.path.realpath(self.path), info)
+            self._check_directories()
+            chunks, size = [], 0
             while chunk := os.read(fd, 1 << 20):
                 chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_STORE_BYTES:
+                    raise HelperError(
+                        f"credential store {self.path}: larger than {MAX_STORE_BYTES >> 20} MiB; refusing to use it"
+                    )
         except OSError as err:
             raise HelperError(f"credential store {self.path}: cannot read: {err.strerror}") from None
         finally:
@@ -121,11 +135,12 @@ class FileBackend:
         if self.readonly:
             return False
         real = self._real_path()
-        if not os.path.exists(real):
+        if not os.path.lexists(real):  # lexists: a symlink loop is an error below, not "nothing stored"
             return False
         with self._locked():
             doc = self._read()
             if key not in _auths(doc):
+                _remove_stale_temps(*os.path.split(real))
                 return False
             del _auths(doc)[key]
             self._write(doc)
@@ -139,14 +154,46 @@ class FileBackend:
         real = self._real_path()
         directory = os.path.dirname(real)
         if not os.path.isdir(directory):
+            old_umask = os.umask(0o077)  # every directory created on the way (~/.config too) is 0700
             try:
-                os.makedirs(os.path.dirname(directory), exist_ok=True)
-                os.mkdir(directory, 0o700)
+                os.makedirs(directory, 0o700, exist_ok=True)
             except FileExistsError:
-                pass
+                pass  # not a directory: _check_directories says so
             except OSError as err:
                 raise HelperError(f"credential store {self.path}: cannot create {directory}: {err.strerror}") from None
+            finally:
+                os.umask(old_umask)
+        self._check_directories()  # before the lock or a temp file is created there
         return _Lock(real + ".lock", self.path)
+
+    # --- who else could change the store (ssh's rule: you or root own it, nobody else can write it) ---------
+
+    def _check_directories(self) -> None:
+        """The directory the file really lives in and, for a symlinked file, the one holding the link."""
+        real_dir = os.path.dirname(os.path.realpath(self.path))
+        link_dir = os.path.realpath(os.path.dirname(self.path) or ".")
+        for directory in (real_dir,) if real_dir == link_dir else (real_dir, link_dir):
+            try:
+                info = os.stat(directory)
+            except OSError as err:
+                raise HelperError(f"credential store {self.path}: cannot use {directory}: {err.strerror}") from None
+            if not stat.S_ISDIR(info.st_mode):
+                raise HelperError(f"credential store {self.path}: {directory} is not a directory")
+            self._check_private(directory, info)
+
+    def _check_private(self, path: str, info: os.stat_result) -> None:
+        """Refuse a file or directory that another user could have written: they could read or plant secrets."""
+        subject = f"credential store {self.path}" + ("" if path == self.path else f": {path}")
+        uid = os.geteuid()
+        if info.st_uid not in (uid, 0):
+            raise HelperError(
+                f"{subject} is owned by uid {info.st_uid}, not by you (uid {uid}) or root; refusing to use it"
+            )
+        if info.st_mode & 0o022:
+            raise HelperError(
+                f"{subject} is writable by other users (mode {stat.S_IMODE(info.st_mode):04o}); "
+                f"refusing to use it (fix: chmod go-w {path})"
+            )
 
     def _write(self, doc: dict[str, object]) -> None:
         """Atomically replace the file with ``doc`` (caller holds the lock); other top-level keys are kept."""
@@ -157,16 +204,18 @@ class FileBackend:
         directory, name = os.path.split(real)
         _remove_stale_temps(directory, name)
         temp = os.path.join(directory, f".{name}{TEMP_MARK}{os.getpid()}-{os.urandom(4).hex()}")
+        fd = -1
         try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        except OSError as err:
-            raise HelperError(f"credential store {self.path}: cannot create a temp file: {err.strerror}") from None
-        try:
-            os.fchmod(fd, 0o600)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            fd = _write_unnamed(directory, data)
+            if fd >= 0:
+                try:  # named only once complete: a writer killed before this line leaves nothing behind
+                    os.link(f"/proc/self/fd/{fd}", temp)
+                except OSError:
+                    os.close(fd)
+                    fd = -1
+            if fd < 0:  # no O_TMPFILE here (or no /proc): an ordinary temp file, removed by the next writer
+                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+                _write_all(fd, data)
             os.close(fd)
             fd = -1
             os.replace(temp, real)
@@ -219,6 +268,41 @@ class _Lock:
 
     def __exit__(self, *exc: object) -> None:
         os.close(self.fd)  # closing the descriptor releases the flock
+
+
+def _not_a_file(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "is a directory, not a file"
+    if stat.S_ISFIFO(mode):
+        return "is a FIFO (named pipe), not a regular file; refusing to read or replace it"
+    if stat.S_ISSOCK(mode):
+        return "is a socket, not a regular file"
+    return "is a device or other special file, not a regular file"
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    os.fchmod(fd, 0o600)  # whatever the umask
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.fsync(fd)
+
+
+def _write_unnamed(directory: str, data: bytes) -> int:
+    """An O_TMPFILE inode in ``directory`` holding ``data``, fsynced; -1 where the file system lacks O_TMPFILE."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag:
+        return -1
+    try:
+        fd = os.open(directory, flag | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return -1
+    try:
+        _write_all(fd, data)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _remove_stale_temps(directory: str, name: str) -> None:

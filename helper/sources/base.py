@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Final
-
 from ..protocol import Credentials
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 class _Stop:
@@ -15,6 +16,7 @@ class _Stop:
         return "STOP"
 
 
-STOP: Final = _Stop()
-Answer = Credentials | _Stop | None
-Trace = Callable[[str], None]
+STOP = _Stop()
+if TYPE_CHECKING:
+    Answer = Credentials | _Stop | None
+    Trace = Callable[[str], None]

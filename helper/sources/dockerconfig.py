@@ -6,12 +6,16 @@ Helpers named in the file (``credsStore``/``credHelpers``) are never called: tha
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 from ..address import Target
 from ..authfile import AuthIndex, decode_entry
 from ..errors import HelperError
-from .base import Answer, Trace
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from .base import Answer, Trace
 
 
 def docker_config_path(environ: Mapping[str, str]) -> str:
@@ -90,7 +94,7 @@ def _read_file(path: str) -> bytes | None:
         os.close(fd)
 
 
-def _auths_of(data: bytes, where: str) -> Mapping[str, object]:
+def _auths_of(data: bytes, where: str) -> dict[str, object]:
     import json
 
     if not data.strip():

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-
 from ..address import HUB_HOST, HUB_KEY, HostPattern, Target, parse_host_pattern
 from ..errors import HelperError
 from ..protocol import TOKEN_USERNAME, Credentials
-from .base import STOP, Answer, Trace
+from .base import STOP
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from .base import Answer, Trace
 
 PREFIX = "IMGPKG_REGISTRY_"
 IGNORED = "IMGPKG_REGISTRY_AZURE_CR_CONFIG"
@@ -16,13 +19,15 @@ FIELDS = ("HOSTNAME", "USERNAME", "PASSWORD", "IDENTITY_TOKEN", "REGISTRY_TOKEN"
 DEFAULT_GROUP = None  # the unsuffixed group, distinct from the empty suffix ("IMGPKG_REGISTRY_HOSTNAME_")
 
 
-@dataclass
 class EnvEntry:
     """One suffix group of ``IMGPKG_REGISTRY_*`` variables."""
 
-    suffix: str | None
-    values: dict[str, str] = field(default_factory=dict)
-    pattern: HostPattern | None = None
+    __slots__ = ("pattern", "suffix", "values")
+
+    def __init__(self, suffix: str | None) -> None:
+        self.suffix = suffix
+        self.values: dict[str, str] = {}
+        self.pattern: HostPattern | None = None
 
     def variable(self, name: str) -> str:
         return PREFIX + name + ("" if self.suffix is None else "_" + self.suffix)

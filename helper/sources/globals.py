@@ -5,11 +5,15 @@ They apply to every registry asked, exactly as in imgpkg (see the README's warni
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from ..errors import HelperError
 from ..protocol import Credentials
-from .base import STOP, Answer, Trace
+from .base import STOP
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from .base import Answer, Trace
 
 
 class GlobalSource:

@@ -6,15 +6,18 @@ given and would hand Google tokens to any registry asked.
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Callable, Mapping
 
 from ..address import Target
 from ..errors import HelperError, NotFound
 from ..external import ProgramMissing, first_line, run_program
 from ..protocol import Credentials
-from .base import Answer, Trace
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from .base import Answer, Trace
 
 KNOWN = ("aks", "ecr", "gke", "github")
 IAAS_ORDER = ("gke", "ecr", "aks", "github")
@@ -103,6 +106,8 @@ class KeychainSource:
                 trace(f"{role}: {program} has no credentials for {host}")
                 return None
             raise HelperError(f"{role}: {program} failed: {first_line(reply.stdout) or f'exit {reply.returncode}'}")
+        import json
+
         try:
             answer = json.loads(reply.stdout)
             username, secret = answer.get("Username") or "", answer.get("Secret") or ""

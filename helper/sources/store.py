@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from ..address import Target, is_hub_token_key
 from ..authfile import namespaced_fallback
-from ..backends import Backend
-from .base import Answer, Trace
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..backends import Backend
+    from .base import Answer, Trace
 
 
 class StoreSource:
@@ -20,14 +23,14 @@ class StoreSource:
             creds = self.backend.get(key)
             if creds is not None:
                 trace(f"store: entry {key!r} answers (username {creds.username!r}, secret ***)")
-                return creds.__class__(address, creds.username, creds.secret)
+                return creds.with_server(address)
         if not is_hub_token_key(address):
             key = namespaced_fallback(target, self.backend.list())
             if key is not None:
                 creds = self.backend.get(key)
                 if creds is not None:
                     trace(f"store: no host entry; namespaced entry {key!r} answers (username {creds.username!r})")
-                    return creds.__class__(address, creds.username, creds.secret)
+                    return creds.with_server(address)
         trace(f"store: no entry for {' / '.join(keys)}")
         return None
 

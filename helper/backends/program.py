@@ -1,0 +1,218 @@
+"""A backend that is another credential helper: ``helper:NAME`` keeps secrets in ``docker-credential-NAME``.
+
+This makes the helper a layer: imgpkg's variables and docker's config.json on top, an encrypted store
+(pass, secretservice, osxkeychain, wincred, desktop) underneath for what ``store`` keeps. The backend is run
+exactly as docker runs a helper: one verb in argv, the address or JSON on stdin, bounded in time
+(``helper.external.run_program``).
+
+Keys are normalised before they reach the backend, so every client's spelling lands on one entry. Entries
+that other tools stored before the migration may be spelled otherwise (``https://myreg:5000``); ``list``
+reports them under their normal key and ``get``/``erase`` find them through the backend's list, which is
+asked for only when the normal key itself misses (once per process).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ..address import store_key
+from ..errors import HelperError, NotFound
+from ..external import ProgramMissing, run_program
+from ..protocol import Credentials
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from ..external import Reply
+
+PREFIX = "docker-credential-"
+SELF_NAME = "imgpkg"
+# Set in every backend's environment. A docker-credential-imgpkg that finds it was started as some helper's
+# backend, directly or through wrappers, so choosing a helper backend itself would go round in a loop.
+DEPTH_VAR = "DOCKER_CREDENTIAL_IMGPKG_DEPTH"
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-")
+_NOT_FOUND = str(NotFound())
+_MAX_MESSAGE = 2000
+
+
+def _own_programs() -> set[str]:
+    """Real paths this process was started from: the console script (argv[0]) or the frozen binary."""
+    import shutil
+
+    paths = set()
+    if getattr(sys, "frozen", False):  # PyInstaller: sys.executable is the binary the client ran
+        paths.add(os.path.realpath(sys.executable))
+    argv0 = sys.argv[0] if sys.argv else ""
+    if argv0 and os.sep not in argv0:
+        argv0 = shutil.which(argv0) or ""
+    if argv0:
+        paths.add(os.path.realpath(argv0))
+    return paths
+
+
+def check_backend_name(name: str, origin: str, environ: Mapping[str, str]) -> None:
+    """Refuse a backend that is missing a name or would lead back to this program."""
+    spec = f"helper:{name}"
+    if not name or not name[0].isalnum() or not set(name) <= _NAME_CHARS:
+        raise HelperError(f"{origin}: backend {spec!r} must name a helper, as in helper:pass (runs {PREFIX}pass)")
+    if name == SELF_NAME:
+        raise HelperError(
+            f"{origin}: backend {spec} would run this helper again; name the store underneath it "
+            "(helper:pass, helper:secretservice, …) or use file"
+        )
+    depth = environ.get(DEPTH_VAR, "")
+    if depth:
+        raise HelperError(
+            f"{origin}: backend {spec} leads back to {PREFIX}{SELF_NAME}: this run was started as another "
+            f"helper's backend ({DEPTH_VAR}={depth}); a backend chain must end in a real store"
+        )
+    import shutil
+
+    found = shutil.which(PREFIX + name)
+    if found is not None and os.path.realpath(found) in _own_programs():
+        raise HelperError(
+            f"{origin}: backend {spec}: {found} is this helper ({PREFIX}{SELF_NAME}); "
+            "name the store underneath it or use file"
+        )
+
+
+class ProgramBackend:
+    """The four backend methods as ``store``/``erase``/``list``/``get`` runs of ``docker-credential-NAME``."""
+
+    def __init__(self, name: str, *, readonly: bool = False, origin: str = "") -> None:
+        self.name = name
+        self.program = PREFIX + name
+        self.role = f"backend {self.program}"
+        self.readonly = readonly
+        self.origin = origin
+        self._listed: dict[str, str] | None = None  # raw key → username, as the backend lists them
+        self._normal: dict[str, str] | None = None  # normal key → the raw key that answers for it
+
+    @classmethod
+    def from_environment(cls, name: str, origin: str, environ: Mapping[str, str]) -> ProgramBackend:
+        from ..settings import env_flag
+
+        check_backend_name(name, origin, environ)
+        return cls(name, readonly=env_flag(environ, "DOCKER_CREDENTIAL_IMGPKG_READONLY"), origin=origin)
+
+    # --- running the program -------------------------------------------------------------------------------
+
+    def _run(self, verb: str, data: bytes) -> Reply:
+        try:
+            return run_program(self.program, verb, data, role=self.role, extra_env={DEPTH_VAR: "1"})
+        except ProgramMissing:
+            chosen = f" (chosen by {self.origin})" if self.origin else ""
+            raise HelperError(
+                f"{self.role}: not found in PATH{chosen}; install it, or choose another backend"
+            ) from None
+
+    def _failure(self, verb: str, reply: Reply) -> HelperError:
+        """The backend's own words, attributed to it (its stdout carries the message, by the protocol)."""
+        text = reply.stdout or f"{verb} failed with exit status {reply.returncode} and no message"
+        if len(text) > _MAX_MESSAGE:
+            text = text[:_MAX_MESSAGE] + "…"
+        return HelperError(f"{self.role}: {text}")
+
+    # --- reading -------------------------------------------------------------------------------------------
+
+    def get(self, key: str) -> Credentials | None:
+        creds = self._get_raw(key, key)
+        if creds is not None:
+            return creds
+        # A miss: the entry may be spelled otherwise in the backend (stored by docker before the migration).
+        raw = self._index().get(key)
+        if raw is None or raw == key:
+            return None
+        return self._get_raw(raw, key)
+
+    def _get_raw(self, raw: str, key: str) -> Credentials | None:
+        reply = self._run("get", raw.encode("utf-8"))
+        if reply.returncode != 0:
+            if reply.stdout == _NOT_FOUND:
+                return None
+            raise self._failure("get", reply)
+        import json
+
+        try:
+            answer = json.loads(reply.stdout)
+            username, secret = answer.get("Username") or "", answer.get("Secret") or ""
+            if not isinstance(username, str) or not isinstance(secret, str):
+                raise TypeError
+        except (ValueError, AttributeError, TypeError):
+            raise HelperError(f"{self.role}: get answered something that is not credential JSON") from None
+        if not username and not secret:
+            return None  # Debian's docker-credential-pass 0.6.4 says "not found" this way, with exit 0
+        return Credentials(key, username, secret)
+
+    def _list_raw(self) -> dict[str, str]:
+        if self._listed is None:
+            reply = self._run("list", b"unused")  # what Go clients write; helpers do not read it
+            if reply.returncode != 0:
+                raise self._failure("list", reply)
+            import json
+
+            try:
+                answer = json.loads(reply.stdout or "{}")
+            except ValueError:
+                answer = ()
+            if answer is None:
+                answer = {}  # a Go nil map
+            if not isinstance(answer, dict):
+                raise HelperError(f"{self.role}: list answered something that is not a JSON object")
+            self._listed = {k: v for k, v in answer.items() if k.strip() and isinstance(v, str)}
+        return self._listed
+
+    def _index(self) -> dict[str, str]:
+        """Normal key → raw key. When spellings collide, the one already in normal form wins, else the first."""
+        if self._normal is None:
+            index: dict[str, str] = {}
+            for raw in sorted(self._list_raw()):
+                key = store_key(raw)
+                if key not in index or raw == key:
+                    index[key] = raw
+            self._normal = index
+        return self._normal
+
+    def list(self) -> dict[str, str]:
+        listed = self._list_raw()
+        return {key: listed[raw] for key, raw in self._index().items()}
+
+    # --- writing -------------------------------------------------------------------------------------------
+
+    def _forget(self) -> None:
+        self._listed = self._normal = None
+
+    def add(self, creds: Credentials) -> None:
+        if self.readonly:
+            return
+        import json
+
+        payload = {"ServerURL": creds.server_url, "Username": creds.username, "Secret": creds.secret}
+        reply = self._run("store", (json.dumps(payload, separators=(",", ":")) + "\n").encode("utf-8"))
+        self._forget()
+        if reply.returncode != 0:
+            raise self._failure("store", reply)
+
+    def delete(self, key: str) -> bool:
+        """Erase ``key`` and every other spelling of it the backend lists; absent is not an error.
+
+        Backends word "absent" differently (pass: ``… is not in the password store.``, exit 1), so a failed
+        erase of an entry the backend does not list counts as nothing to do, not as an error: skopeo and
+        podman crash when erase fails.
+        """
+        if self.readonly:
+            return False
+        listed = self._list_raw()
+        spellings = [key, *sorted(raw for raw in listed if raw != key and store_key(raw) == key)]
+        removed = False
+        for raw in spellings:
+            reply = self._run("erase", raw.encode("utf-8"))
+            if reply.returncode == 0:
+                removed = removed or raw in listed
+            elif reply.stdout != _NOT_FOUND and raw in listed:
+                self._forget()
+                raise self._failure("erase", reply)
+        self._forget()
+        return removed

@@ -148,13 +148,6 @@ def test_wrong_password_from_the_helper_surfaces_the_registry_401(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="helper bug (reported to the lead): docker discards a failing `get`'s stdout and shows only "
-    "'no basic auth credentials'; the helper writes its error to stdout only, so the docker user never learns "
-    "that IMGPKG_REGISTRY_REGISTRY_TOKEN cannot be used. Fix: also write error lines to stderr, which docker "
-    "passes through to the terminal.",
-)
 def test_registry_token_alone_error_reaches_the_docker_user(
     clients: Clients, http_registry: Registry, http_image: str
 ) -> None:

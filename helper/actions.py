@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from .address import store_key
+from .address import parse_target, store_key
 from .backends import select_backend
+from .errors import HelperError
 from .protocol import Credentials
 from .settings import env_flag
 
@@ -22,6 +23,8 @@ def _trace(environ: Mapping[str, str], message: str) -> None:
 def store(environ: Mapping[str, str], creds: Credentials) -> None:
     """Keep ``creds`` under the normal form of its server address (one entry for every spelling)."""
     key = store_key(creds.server_url)
+    if not parse_target(creds.server_url).host:
+        raise HelperError(f"store: server URL {creds.server_url!r} names no registry host")
     backend = select_backend(environ)
     backend.add(Credentials(key, creds.username, creds.secret))
     readonly = env_flag(environ, "DOCKER_CREDENTIAL_IMGPKG_READONLY")

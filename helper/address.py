@@ -139,7 +139,15 @@ class HostPattern:
             return False
         if not all(_glob_label(g, lab) for g, lab in zip(globs, labels, strict=True)):
             return False
-        return not self.path or target.path == self.path or target.path.startswith(self.path + "/")
+        if not self.path or _path_under(target.path, self.path):
+            return True
+        # A single name on Docker Hub is also the official image library/<name> (docker.io/ubuntu).
+        return name == HUB_HOST and self.path.count("/") == 1 and _path_under(target.path, "/library" + self.path)
+
+
+def _path_under(path: str, prefix: str) -> bool:
+    """``prefix`` matches ``path`` at a ``/`` boundary only (``/proj`` is not a prefix of ``/project-x``)."""
+    return path == prefix or path.startswith(prefix + "/")
 
 
 def _glob_label(glob: str, label: str) -> bool:

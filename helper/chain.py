@@ -101,6 +101,8 @@ class Chain:
         if is_hub_token_key(address):
             self.trace("Docker Hub web-login key: answered only by the store and docker config, verbatim")
         else:
+            if "IMGPKG_ACTIVE_KEYCHAINS" in self.environ or "IMGPKG_ENABLE_IAAS_AUTH" in self.environ:
+                self.keychains  # noqa: B018 - as in imgpkg, a bad keychain name fails every lookup
             answer = self.env.get(address, target, self.trace)
             if answer is None:
                 answer = self.keychains.get(address, target, self.trace, delegate=delegate)

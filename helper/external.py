@@ -8,6 +8,7 @@ pays it on every call. ``os.posix_spawn`` plus ``poll`` does what ``subprocess.r
 from __future__ import annotations
 
 import os
+import sys
 
 from .errors import HelperError
 
@@ -51,7 +52,7 @@ def run_program(
     if path is None:
         raise ProgramMissing(f"{role}: {program} not found in PATH")
     limit = timeout_seconds()
-    env = os.environ if extra_env is None else {**os.environ, **extra_env}
+    env = child_environment(extra_env)
     try:
         returncode, out = _run([path, verb], data, env, limit)
     except TimeoutError:
@@ -59,6 +60,30 @@ def run_program(
     except OSError as err:
         raise HelperError(f"{role}: cannot run {program}: {err.strerror}") from None
     return Reply(returncode, out.decode("utf-8", "replace").strip())
+
+
+def child_environment(extra: Mapping[str, str] | None = None) -> Mapping[str, str]:
+    """The environment the client gave us, plus ``extra``.
+
+    In the single-file binary, PyInstaller's bootloader has pointed LD_LIBRARY_PATH at the bundle (keeping the
+    user's value in LD_LIBRARY_PATH_ORIG) and set ``_PYI_*`` variables for its own restart: the program we run
+    must not load our bundled libraries, nor, if it is frozen too, take itself for a part of us.
+    """
+    frozen = getattr(sys, "frozen", False)
+    if not frozen and not extra:
+        return os.environ
+    env = dict(os.environ)
+    if frozen:
+        original = env.pop("LD_LIBRARY_PATH_ORIG", None)
+        if original is not None:
+            env["LD_LIBRARY_PATH"] = original
+        else:
+            env.pop("LD_LIBRARY_PATH", None)
+        for name in [k for k in env if k.startswith("_PYI_") or k == "_MEIPASS2"]:
+            del env[name]
+    if extra:
+        env.update(extra)
+    return env
 
 
 def find_program(name: str) -> str | None:
@@ -106,8 +131,8 @@ def _run(argv: list[str], data: bytes, env: Mapping[str, str], limit: float) -> 
     """Run ``argv`` with ``data`` on stdin and stderr inherited; (exit status, stdout). TimeoutError after
     ``limit`` seconds, the program killed. A negative status is the signal that ended it, as in subprocess."""
     import select
-    import signal
     import time
+    from _signal import SIGKILL, SIGPIPE  # the C module: signal.py builds enums at import (~0.7 ms)
 
     deadline = time.monotonic() + limit
     in_r, in_w = (_above_stdio(fd) for fd in os.pipe())
@@ -116,7 +141,7 @@ def _run(argv: list[str], data: bytes, env: Mapping[str, str], limit: float) -> 
     actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inherited_fds((in_r, in_w, out_r, out_w))]
     try:
         # SIGPIPE back to its default in the program (we ignore it, as Python does), as subprocess does.
-        pid = os.posix_spawn(argv[0], argv, env, file_actions=actions, setsigdef=(signal.SIGPIPE,))
+        pid = os.posix_spawn(argv[0], argv, env, file_actions=actions, setsigdef=(SIGPIPE,))
     except BaseException:
         for fd in (in_r, in_w, out_r, out_w):
             os.close(fd)
@@ -169,7 +194,7 @@ def _run(argv: list[str], data: bytes, env: Mapping[str, str], limit: float) -> 
             delay = min(delay * 2, 0.02)
     except BaseException:
         try:
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, SIGKILL)
             os.waitpid(pid, 0)
         except (ProcessLookupError, ChildProcessError):
             pass

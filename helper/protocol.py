@@ -107,6 +107,11 @@ def decode_store(data: bytes) -> Credentials:
                     value = ""
                 if not isinstance(value, str):
                     raise HelperError(f"store: field {name} must be a string, got {_json_type(value)}")
+                if not value.isascii():
+                    try:
+                        value.encode("utf-8")
+                    except UnicodeEncodeError:
+                        raise HelperError(f"store: field {name} holds an invalid \\u escape (lone surrogate)") from None
                 fields[name] = value
                 if key == name:
                     break

@@ -6,10 +6,14 @@ spelling of a registry lands on one entry whatever the backend.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Protocol
-
 from ..protocol import Credentials
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Protocol
+else:  # the interface is for readers and type checkers; importing typing costs start-up on every store lookup
+    Protocol = object
 
 
 class Backend(Protocol):

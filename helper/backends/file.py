@@ -209,7 +209,7 @@ class FileBackend:
             fd = _write_unnamed(directory, data)
             if fd >= 0:
                 try:  # named only once complete: a writer killed before this line leaves nothing behind
-                    os.link(f"/proc/self/fd/{fd}", temp)
+                    _link_unnamed(fd, directory, temp)
                 except OSError:
                     os.close(fd)
                     fd = -1
@@ -303,6 +303,16 @@ def _write_unnamed(directory: str, data: bytes) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def _link_unnamed(fd: int, directory: str, temp: str) -> None:
+    """Give the O_TMPFILE inode a name. A dir fd makes os.link use linkat(AT_SYMLINK_FOLLOW), which follows
+    the /proc/self/fd magic link (plain link(2) does not: EXDEV)."""
+    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.link(f"/proc/self/fd/{fd}", os.path.basename(temp), dst_dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def _remove_stale_temps(directory: str, name: str) -> None:

@@ -18,7 +18,7 @@ import sys
 
 from ..address import store_key
 from ..errors import HelperError, NotFound
-from ..external import ProgramMissing, run_program
+from ..external import ProgramMissing, find_program, run_program
 from ..protocol import Credentials
 
 TYPE_CHECKING = False
@@ -37,19 +37,26 @@ _NOT_FOUND = str(NotFound())
 _MAX_MESSAGE = 2000
 
 
-def _own_programs() -> set[str]:
-    """Real paths this process was started from: the console script (argv[0]) or the frozen binary."""
-    import shutil
-
-    paths = set()
-    if getattr(sys, "frozen", False):  # PyInstaller: sys.executable is the binary the client ran
-        paths.add(os.path.realpath(sys.executable))
+def _own_programs() -> set[tuple[int, int]]:
+    """Identities (device, inode) of the file this process was started from: the console script (argv[0]) or
+    the frozen binary (PyInstaller: ``sys.executable`` is the binary the client ran, argv[0] may be a bare name).
+    Comparing files, not names, catches symlinks and hard links alike."""
+    paths = []
+    if getattr(sys, "frozen", False):
+        paths.append(sys.executable)
     argv0 = sys.argv[0] if sys.argv else ""
     if argv0 and os.sep not in argv0:
-        argv0 = shutil.which(argv0) or ""
+        argv0 = find_program(argv0) or ""
     if argv0:
-        paths.add(os.path.realpath(argv0))
-    return paths
+        paths.append(argv0)
+    found = set()
+    for path in paths:
+        try:
+            info = os.stat(path)
+        except OSError:
+            continue
+        found.add((info.st_dev, info.st_ino))
+    return found
 
 
 def check_backend_name(name: str, origin: str, environ: Mapping[str, str]) -> None:
@@ -68,14 +75,20 @@ def check_backend_name(name: str, origin: str, environ: Mapping[str, str]) -> No
             f"{origin}: backend {spec} leads back to {PREFIX}{SELF_NAME}: this run was started as another "
             f"helper's backend ({DEPTH_VAR}={depth}); a backend chain must end in a real store"
         )
-    import shutil
-
-    found = shutil.which(PREFIX + name)
-    if found is not None and os.path.realpath(found) in _own_programs():
+    found = find_program(PREFIX + name)
+    if found is not None and _identity(found) in _own_programs():
         raise HelperError(
             f"{origin}: backend {spec}: {found} is this helper ({PREFIX}{SELF_NAME}); "
             "name the store underneath it or use file"
         )
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 class ProgramBackend:
@@ -89,6 +102,7 @@ class ProgramBackend:
         self.origin = origin
         self._listed: dict[str, str] | None = None  # raw key → username, as the backend lists them
         self._normal: dict[str, str] | None = None  # normal key → the raw key that answers for it
+        self._list_error: HelperError | None = None  # why the backend could not list, once asked
 
     @classmethod
     def from_environment(cls, name: str, origin: str, environ: Mapping[str, str]) -> ProgramBackend:
@@ -147,28 +161,46 @@ class ProgramBackend:
         return Credentials(key, username, secret)
 
     def _list_raw(self) -> dict[str, str]:
+        """Raw key → username, asked once per process; a failure is remembered and raised again."""
         if self._listed is None:
-            reply = self._run("list", b"unused")  # what Go clients write; helpers do not read it
-            if reply.returncode != 0:
-                raise self._failure("list", reply)
-            import json
-
+            if self._list_error is not None:
+                raise self._list_error
             try:
-                answer = json.loads(reply.stdout or "{}")
-            except ValueError:
-                answer = ()
-            if answer is None:
-                answer = {}  # a Go nil map
-            if not isinstance(answer, dict):
-                raise HelperError(f"{self.role}: list answered something that is not a JSON object")
-            self._listed = {k: v for k, v in answer.items() if k.strip() and isinstance(v, str)}
+                self._listed = self._ask_list()
+            except HelperError as err:
+                self._list_error = err
+                raise
         return self._listed
+
+    def _ask_list(self) -> dict[str, str]:
+        reply = self._run("list", b"unused")  # what Go clients write; helpers do not read it
+        if reply.returncode != 0:
+            raise self._failure("list", reply)
+        import json
+
+        try:
+            answer = json.loads(reply.stdout or "{}")
+        except ValueError:
+            answer = ()
+        if answer is None:
+            answer = {}  # a Go nil map
+        if not isinstance(answer, dict):
+            raise HelperError(f"{self.role}: list answered something that is not a JSON object")
+        return {k: v for k, v in answer.items() if k.strip() and isinstance(v, str)}
+
+    def _listing(self) -> dict[str, str] | None:
+        """The listing where a lookup can do without it (None): a helper that cannot list still answers get
+        and erase as it would for docker. The ``list`` verb itself reports the failure."""
+        try:
+            return self._list_raw()
+        except HelperError:
+            return None
 
     def _index(self) -> dict[str, str]:
         """Normal key → raw key. When spellings collide, the one already in normal form wins, else the first."""
         if self._normal is None:
             index: dict[str, str] = {}
-            for raw in sorted(self._list_raw()):
+            for raw in sorted(self._listing() or ()):
                 key = store_key(raw)
                 if key not in index or raw == key:
                     index[key] = raw
@@ -182,7 +214,7 @@ class ProgramBackend:
     # --- writing -------------------------------------------------------------------------------------------
 
     def _forget(self) -> None:
-        self._listed = self._normal = None
+        self._listed = self._normal = self._list_error = None
 
     def add(self, creds: Credentials) -> None:
         if self.readonly:
@@ -200,18 +232,19 @@ class ProgramBackend:
 
         Backends word "absent" differently (pass: ``… is not in the password store.``, exit 1), so a failed
         erase of an entry the backend does not list counts as nothing to do, not as an error: skopeo and
-        podman crash when erase fails.
+        podman crash when erase fails. (A backend that cannot list gets only the protocol's not-found.)
         """
         if self.readonly:
             return False
-        listed = self._list_raw()
+        listing = self._listing()
+        listed = listing if listing is not None else {}
         spellings = [key, *sorted(raw for raw in listed if raw != key and store_key(raw) == key)]
         removed = False
         for raw in spellings:
             reply = self._run("erase", raw.encode("utf-8"))
             if reply.returncode == 0:
                 removed = removed or raw in listed
-            elif reply.stdout != _NOT_FOUND and raw in listed:
+            elif reply.stdout != _NOT_FOUND and (raw in listed or listing is None):
                 self._forget()
                 raise self._failure("erase", reply)
         self._forget()

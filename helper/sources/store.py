@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..address import Target, is_hub_token_key
 from ..authfile import namespaced_fallback
+from ..errors import HelperError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -25,7 +26,12 @@ class StoreSource:
                 trace(f"store: entry {key!r} answers (username {creds.username!r}, secret ***)")
                 return creds.with_server(address)
         if not is_hub_token_key(address):
-            key = namespaced_fallback(target, self.backend.list())
+            try:
+                listed = self.backend.list()
+            except HelperError as err:  # a backend helper that cannot list still answers get, as it does for docker
+                trace(f"store: no namespaced fallback: {err}")
+                listed = {}
+            key = namespaced_fallback(target, listed)
             if key is not None:
                 creds = self.backend.get(key)
                 if creds is not None:

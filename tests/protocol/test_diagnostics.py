@@ -194,12 +194,6 @@ def test_deeply_nested_json_is_a_specific_input_error(populated, data):
     _unchanged(populated, before)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="helper bug: a lone UTF-16 surrogate escape (\\ud800) in a store string is valid JSON but not "
-    "encodable; it escapes decode_store and ends as 'internal error (UnicodeEncodeError at authfile.py); "
-    "please report it' instead of a short, specific input error",
-)
 @pytest.mark.parametrize(
     "data",
     [

@@ -75,11 +75,6 @@ def test_env_library_path_matches_every_spelling_of_the_repository(helper, reque
     assert_creds(helper.get(request_, env=env), request_, "ubuntu-user", "pw")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="helper bug: env HOSTNAME=docker.io/ubuntu keeps path /ubuntu while requests docker.io/ubuntu and "
-    "index.docker.io/library/ubuntu become /library/ubuntu, so the identical spelling does not match",
-)
 @pytest.mark.parametrize("request_", UBUNTU)
 def test_env_single_name_hub_repository_is_library(helper, request_):
     env = {**env_for("docker.io/ubuntu", "ubuntu-user"), **env_for_suffix("0", "docker.io", "hub-user")}

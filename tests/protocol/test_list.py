@@ -195,11 +195,6 @@ def test_list_never_prints_secrets(helper):
     assert json.loads(result.stdout) == {"quay.io": "alice", "ghcr.io": "<token>", "b.io": "bob", "gcr.io": "<token>"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="helper bug: store accepts a ServerURL with no host ('https://', '/') and keeps it under the empty key "
-    '""; list then shows "" although get cannot answer it (empty input is \'no credentials server URL\')',
-)
 @pytest.mark.parametrize("server", ["https://", "/"])
 def test_listed_keys_stay_answerable_after_a_hostless_store(helper, server):
     helper.run("store", stdin=json.dumps({"ServerURL": server, "Username": "u", "Secret": "s"}))

@@ -107,8 +107,6 @@ def main(argv: list[str] | None = None) -> int:
         return _emit(f"{err}\n", 1)
     except KeyboardInterrupt:
         return _emit("interrupted\n", 1)
-    except RecursionError:  # JSON on stdin nested thousands deep (files are checked where they are read)
-        return _emit(f"{PROGRAM}: input nested too deeply to parse\n", 1)
     except Exception as err:  # never a traceback: its text could carry a secret
         message = f"internal error ({type(err).__name__}{_origin(err)}); please report it"
         _tell_user(message)

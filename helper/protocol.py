@@ -93,6 +93,8 @@ def decode_store(data: bytes) -> Credentials:
         raise HelperError("store: empty input, expected a JSON object with ServerURL, Username and Secret")
     try:
         obj = json.loads(text)
+    except RecursionError:
+        raise HelperError("store: input nested too deeply to be credentials") from None
     except ValueError as err:
         # json's message carries a position, never the input itself.
         where = f"line {err.lineno} column {err.colno}"

@@ -95,12 +95,11 @@ class FileBackend:
             raise HelperError(
                 f"credential store {self.path}: not valid JSON; refusing to use or overwrite it"
             ) from None
-        if not isinstance(doc, dict) or not isinstance(doc.get("auths", {}), dict):
+        if not isinstance(doc, dict) or not isinstance(doc.get("auths"), dict):
             raise HelperError(
                 f'credential store {self.path}: not a docker-style file with an "auths" object; '
                 "refusing to use or overwrite it"
             )
-        doc.setdefault("auths", {})
         return doc
 
     def get(self, key: str) -> Credentials | None:

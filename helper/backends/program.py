@@ -19,7 +19,7 @@ import sys
 from ..address import store_key
 from ..errors import HelperError, NotFound
 from ..external import ProgramMissing, find_program, run_program
-from ..protocol import Credentials
+from ..protocol import Credentials, encode_get
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -38,8 +38,9 @@ _MAX_MESSAGE = 2000
 
 
 def _own_programs() -> set[tuple[int, int]]:
-    """Identities (device, inode) of the file this process was started from: the console script (argv[0]) or
-    the frozen binary (PyInstaller: ``sys.executable`` is the binary the client ran, argv[0] may be a bare name).
+    """Identities (device, inode) of the files this process was started from: argv[0] as the client gave it
+    (the console script, or the single-file binary, whose launcher passes argv on untouched; a bare name is
+    looked up on PATH as the client did) and, when frozen, ``sys.executable`` (the unpacked bundle's program).
     Comparing files, not names, catches symlinks and hard links alike."""
     paths = []
     if getattr(sys, "frozen", False):
@@ -147,10 +148,8 @@ class ProgramBackend:
             if reply.stdout == _NOT_FOUND:
                 return None
             raise self._failure("get", reply)
-        import json
-
         try:
-            answer = json.loads(reply.stdout)
+            answer = _json_object(reply.stdout)
             username, secret = answer.get("Username") or "", answer.get("Secret") or ""
             if not isinstance(username, str) or not isinstance(secret, str):
                 raise TypeError
@@ -176,10 +175,8 @@ class ProgramBackend:
         reply = self._run("list", b"unused")  # what Go clients write; helpers do not read it
         if reply.returncode != 0:
             raise self._failure("list", reply)
-        import json
-
         try:
-            answer = json.loads(reply.stdout or "{}")
+            answer = _json_object(reply.stdout or "{}")
         except ValueError:
             answer = ()
         if answer is None:
@@ -202,10 +199,19 @@ class ProgramBackend:
             index: dict[str, str] = {}
             for raw in sorted(self._listing() or ()):
                 key = store_key(raw)
+                if not key or key.startswith("/"):  # names no registry host: nothing can ask for it
+                    continue
                 if key not in index or raw == key:
                     index[key] = raw
             self._normal = index
         return self._normal
+
+    def _present(self, raw: str) -> bool:
+        """Whether the backend holds ``raw`` (True when it cannot even say: then its erase error stands)."""
+        try:
+            return self._get_raw(raw, raw) is not None
+        except HelperError:
+            return True
 
     def list(self) -> dict[str, str]:
         listed = self._list_raw()
@@ -219,10 +225,7 @@ class ProgramBackend:
     def add(self, creds: Credentials) -> None:
         if self.readonly:
             return
-        import json
-
-        payload = {"ServerURL": creds.server_url, "Username": creds.username, "Secret": creds.secret}
-        reply = self._run("store", (json.dumps(payload, separators=(",", ":")) + "\n").encode("utf-8"))
+        reply = self._run("store", encode_get(creds).encode("utf-8"))  # the same JSON docker sends to store
         self._forget()
         if reply.returncode != 0:
             raise self._failure("store", reply)
@@ -232,7 +235,7 @@ class ProgramBackend:
 
         Backends word "absent" differently (pass: ``… is not in the password store.``, exit 1), so a failed
         erase of an entry the backend does not list counts as nothing to do, not as an error: skopeo and
-        podman crash when erase fails. (A backend that cannot list gets only the protocol's not-found.)
+        podman crash when erase fails. (A backend that cannot list is asked with get whether it was there.)
         """
         if self.readonly:
             return False
@@ -244,8 +247,99 @@ class ProgramBackend:
             reply = self._run("erase", raw.encode("utf-8"))
             if reply.returncode == 0:
                 removed = removed or raw in listed
-            elif reply.stdout != _NOT_FOUND and (raw in listed or listing is None):
+            elif reply.stdout != _NOT_FOUND and (raw in listed or (listing is None and self._present(raw))):
                 self._forget()
                 raise self._failure("erase", reply)
         self._forget()
         return removed
+
+
+# --- reading answers without the json module ---------------------------------------------------------------------
+# Every helper answers get and list with a flat JSON object of strings. Decoding that here saves importing json
+# (~2 ms of start-up, paid on every backend lookup); anything else goes to json, so the result is always exactly
+# json.loads's.
+
+_WHITESPACE = " \t\n\r"
+_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _json_object(text: str) -> object:
+    """``json.loads(text)``, quickly when ``text`` is an object whose values are all strings."""
+    found = _string_object(text)
+    if found is not None:
+        return found
+    import json
+
+    return json.loads(text)
+
+
+def _string_object(text: str) -> dict[str, str] | None:
+    """The object's members, or None unless ``text`` is exactly one JSON object with only string values."""
+    i = _skip(text, 0)
+    if text[i : i + 1] != "{":
+        return None
+    members: dict[str, str] = {}
+    i = _skip(text, i + 1)
+    if text[i : i + 1] == "}":
+        return members if not text[i + 1 :].strip(_WHITESPACE) else None
+    while True:
+        key, i = _string(text, i)
+        if key is None:
+            return None
+        i = _skip(text, i)
+        if text[i : i + 1] != ":":
+            return None
+        value, i = _string(text, _skip(text, i + 1))
+        if value is None:
+            return None
+        members[key] = value
+        i = _skip(text, i)
+        if text[i : i + 1] == ",":
+            i = _skip(text, i + 1)
+            continue
+        if text[i : i + 1] == "}" and not text[i + 1 :].strip(_WHITESPACE):
+            return members
+        return None
+
+
+def _skip(text: str, i: int) -> int:
+    while i < len(text) and text[i] in _WHITESPACE:
+        i += 1
+    return i
+
+
+def _string(text: str, i: int) -> tuple[str | None, int]:
+    """The JSON string starting at ``text[i]`` and the index after it; None for anything unusual (control
+    characters, bad escapes, surrogates: json decides those)."""
+    if text[i : i + 1] != '"':
+        return None, i
+    parts = []
+    i += 1
+    while True:
+        quote = text.find('"', i)
+        if quote < 0:
+            return None, i
+        slash = text.find("\\", i, quote)
+        end = quote if slash < 0 else slash
+        chunk = text[i:end]
+        if any(c < " " for c in chunk):
+            return None, i
+        parts.append(chunk)
+        if slash < 0:
+            value = "".join(parts)
+            if any("\ud800" <= c <= "\udfff" for c in value):
+                return None, i
+            return value, quote + 1
+        code = text[slash + 1 : slash + 2]
+        if code == "u":
+            digits = text[slash + 2 : slash + 6]
+            if len(digits) != 4 or not set(digits) <= _HEX:
+                return None, i
+            parts.append(chr(int(digits, 16)))
+            i = slash + 6
+        elif code in _ESCAPES:
+            parts.append(_ESCAPES[code])
+            i = slash + 2
+        else:
+            return None, i

@@ -29,6 +29,7 @@ class DockerConfigSource:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
         self._indexes: list[tuple[str, AuthIndex]] | None = None
+        self._absent = ""  # the config file's path when it does not exist, for the debug trace
 
     def indexes(self) -> list[tuple[str, AuthIndex]]:
         """(description, index) for DOCKER_AUTH_CONFIG and the config file, in lookup order; read lazily."""
@@ -41,6 +42,8 @@ class DockerConfigSource:
             data = _read_file(path)
             if data is not None:
                 found.append((path, _auths_of(data, f"docker config {path}")))
+            else:
+                self._absent = path
             self._indexes = [(where, AuthIndex(auths)) for where, auths in found]
         return self._indexes
 
@@ -56,6 +59,8 @@ class DockerConfigSource:
                 continue
             trace(f"docker config: {where} entry {key!r} answers (username {creds.username!r}, secret ***)")
             return creds
+        if self._absent:
+            trace(f"docker config: {self._absent} does not exist")
         return None
 
     def list_keys(self) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..address import Target, is_hub_token_key
-from ..authfile import namespaced_fallback
 from ..errors import HelperError
 
 TYPE_CHECKING = False
@@ -26,6 +25,8 @@ class StoreSource:
                 trace(f"store: entry {key!r} answers (username {creds.username!r}, secret ***)")
                 return creds.with_server(address)
         if not is_hub_token_key(address):
+            from ..authfile import namespaced_fallback  # only on a miss: a backend hit never needs authfile
+
             try:
                 listed = self.backend.list()
             except HelperError as err:  # a backend helper that cannot list still answers get, as it does for docker

@@ -91,11 +91,6 @@ def test_debug_not_found_says_what_was_consulted(helper):
     assert "env" in err and "store" in err and str(helper.docker_config_path) in err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="helper bug: with no config.json present the debug trace never mentions the docker config source "
-    "(nor the path it looked at), so 'which sources were consulted' is incomplete",
-)
 def test_debug_not_found_mentions_docker_config_even_when_absent(helper):
     result = helper.get("quay.io", env=DEBUG)
     assert_not_found(result)

@@ -422,11 +422,6 @@ def test_corrupt_or_foreign_file_is_refused_and_never_overwritten(helper, conten
     _check_refused(helper, content)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='helper bug: a JSON object without an "auths" object is accepted as an empty store and rewritten '
-    "(backends/file.py _parse uses doc.get('auths', {}))",
-)
 @pytest.mark.parametrize("content", [c for _, c in FOREIGN_WITHOUT_AUTHS], ids=[i for i, _ in FOREIGN_WITHOUT_AUTHS])
 def test_object_without_auths_is_foreign(helper, content):
     _check_refused(helper, content)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 PREFIX = "IMGPKG_REGISTRY_"
 IGNORED = "IMGPKG_REGISTRY_AZURE_CR_CONFIG"
 FIELDS = ("HOSTNAME", "USERNAME", "PASSWORD", "IDENTITY_TOKEN", "REGISTRY_TOKEN")
+_FIELD_BY_INITIAL = {name[0]: name for name in FIELDS}  # the five initials differ: one lookup per variable
 DEFAULT_GROUP = None  # the unsuffixed group, distinct from the empty suffix ("IMGPKG_REGISTRY_HOSTNAME_")
 
 
@@ -105,20 +106,22 @@ class EnvSource:
 
 def _collect(environ: Mapping[str, str]) -> list[EnvEntry]:
     groups: dict[str | None, EnvEntry] = {}
+    start = len(PREFIX)
     for name, value in environ.items():
         if not name.startswith(PREFIX) or name == IGNORED:
             continue
-        rest = name[len(PREFIX) :]
-        for fld in FIELDS:
-            if rest == fld:
-                suffix: str | None = DEFAULT_GROUP
-                break
-            if rest.startswith(fld + "_"):
-                suffix = rest[len(fld) + 1 :]
-                break
+        fld = _FIELD_BY_INITIAL.get(name[start : start + 1], "")
+        end = start + len(fld)
+        if fld and name.startswith(fld, start) and len(name) == end:
+            suffix: str | None = DEFAULT_GROUP
+        elif fld and name.startswith(fld + "_", start):
+            suffix = name[end + 1 :]
         else:
             raise HelperError(f"Unknown env variable '{name}'")
-        groups.setdefault(suffix, EnvEntry(suffix)).values[fld] = value
+        entry = groups.get(suffix)
+        if entry is None:
+            entry = groups[suffix] = EnvEntry(suffix)
+        entry.values[fld] = value
     entries = []
     for entry in groups.values():
         if "HOSTNAME" not in entry.values:

@@ -199,6 +199,25 @@ _HOST_PUNCTUATION = frozenset("-_.~!$&'()*+,;=:[]<>\"")
 _PLAIN_URL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:/*")
 
 
+def quick_host(value: str) -> str | None:
+    """The lowercase ``host[:port]`` of a plain HOSTNAME value (Hub folded), or None for anything unusual.
+
+    Lets a thousand HOSTNAME variables be indexed without fully parsing each one; the full parse
+    (``parse_host_pattern``) agrees on every value this accepts.
+    """
+    lowered = value[:8].lower()
+    rest = value[8:] if lowered.startswith("https://") else value[7:] if lowered.startswith("http://") else value
+    if not _PLAIN_URL.issuperset(rest):
+        return None
+    host = rest.partition("/")[0].lower()
+    name, colon, port = host.rpartition(":")
+    if not colon:
+        return HUB_HOST if host in HUB_ALIASES else host
+    if not port.isdigit():
+        return None
+    return HUB_HOST + colon + port if name in HUB_ALIASES else host
+
+
 def _split_plain_url(url: str) -> tuple[str, str] | None:
     """Fast path for the common case (letters, digits, ``.-_:/*``), where Go's parser could only fail on the port.
 

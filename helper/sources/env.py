@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..address import HUB_HOST, HUB_KEY, HostPattern, Target, parse_host_pattern
+from ..address import HUB_ALIASES, HUB_HOST, HUB_KEY, HostPattern, Target, parse_host_pattern, quick_host
 from ..errors import HelperError
 from ..protocol import TOKEN_USERNAME, Credentials
 from .base import STOP
@@ -16,35 +16,48 @@ if TYPE_CHECKING:
 PREFIX = "IMGPKG_REGISTRY_"
 IGNORED = "IMGPKG_REGISTRY_AZURE_CR_CONFIG"
 FIELDS = ("HOSTNAME", "USERNAME", "PASSWORD", "IDENTITY_TOKEN", "REGISTRY_TOKEN")
-_FIELD_BY_INITIAL = {name[0]: name for name in FIELDS}  # the five initials differ: one lookup per variable
 DEFAULT_GROUP = None  # the unsuffixed group, distinct from the empty suffix ("IMGPKG_REGISTRY_HOSTNAME_")
 
 
 class EnvEntry:
-    """One suffix group of ``IMGPKG_REGISTRY_*`` variables."""
+    """One suffix group of ``IMGPKG_REGISTRY_*`` variables (only groups that might match become entries)."""
 
-    __slots__ = ("pattern", "suffix", "values")
+    __slots__ = ("pattern", "suffix", "variables")
 
-    def __init__(self, suffix: str | None) -> None:
+    def __init__(self, suffix: str | None, variables: dict[str, str]) -> None:
         self.suffix = suffix
-        self.values: dict[str, str] = {}
+        self.variables = variables  # every IMGPKG_REGISTRY_* variable, by name
         self.pattern: HostPattern | None = None
+
+    def value(self, field: str) -> str:
+        return self.variables.get(self.variable(field), "")
 
     def variable(self, name: str) -> str:
         return PREFIX + name + ("" if self.suffix is None else "_" + self.suffix)
 
+    def parsed(self) -> HostPattern:
+        if self.pattern is None:
+            self.pattern = parse_host_pattern(self.value("HOSTNAME"))
+        return self.pattern
+
+    @property
+    def rank(self) -> tuple[bytes, bool, str]:
+        """Sort key of imgpkg's precedence, reversed by the caller; ties: unsuffixed, then suffix order."""
+        return (self.parsed().key.encode("utf-8"), self.suffix is None, _Reversed(self.suffix or ""))
+
     @property
     def label(self) -> str:
-        return self.variable("HOSTNAME") + "=" + self.values.get("HOSTNAME", "")
+        return self.variable("HOSTNAME") + "=" + self.value("HOSTNAME")
 
     def credentials(self, server_url: str) -> Credentials | None:
         """imgpkg's AuthConfig mapped onto the helper protocol; None when the entry carries no usable credential."""
-        values = self.values
-        if values.get("IDENTITY_TOKEN"):
-            return Credentials(server_url, TOKEN_USERNAME, values["IDENTITY_TOKEN"])
-        if values.get("USERNAME"):
-            return Credentials(server_url, values["USERNAME"], values.get("PASSWORD", ""))
-        if values.get("REGISTRY_TOKEN"):
+        identity = self.value("IDENTITY_TOKEN")
+        if identity:
+            return Credentials(server_url, TOKEN_USERNAME, identity)
+        username = self.value("USERNAME")
+        if username:
+            return Credentials(server_url, username, self.value("PASSWORD"))
+        if self.value("REGISTRY_TOKEN"):
             raise HelperError(
                 f"{self.variable('REGISTRY_TOKEN')} is a registry (bearer) token, which the credential-helper "
                 f"protocol cannot carry; set {self.variable('USERNAME')}/{self.variable('PASSWORD')} or "
@@ -53,33 +66,60 @@ class EnvEntry:
         return None
 
 
+class _Reversed(str):
+    """Sorts in the opposite order, so one descending sort gives "suffix ascending" among equal keys."""
+
+    __slots__ = ()
+
+    def __lt__(self, other: str) -> bool:
+        return str.__gt__(self, other)
+
+    def __gt__(self, other: str) -> bool:
+        return str.__lt__(self, other)
+
+
 class EnvSource:
-    """Answers from ``IMGPKG_REGISTRY_*``; a matching entry without credentials stops the lookup (anonymous)."""
+    """Answers from ``IMGPKG_REGISTRY_*``; a matching entry without credentials stops the lookup (anonymous).
+
+    Every name and hostname is validated up front (a bad one fails every lookup, as in imgpkg), but only the
+    groups that can match the request become entries, are fully parsed and ranked: CI systems export
+    hundreds of these variables and every client pays this per call.
+    """
 
     name = "env"
 
     def __init__(self, environ: Mapping[str, str]) -> None:
-        self.entries = _collect(environ)
-        self._literal: dict[str, list[tuple[int, EnvEntry]]] = {}
-        self._globbed: list[tuple[int, EnvEntry]] = []
-        for rank, entry in enumerate(self.entries):
-            assert entry.pattern is not None
-            if "*" in entry.pattern.host:
-                self._globbed.append((rank, entry))
+        self.variables = _registry_variables(environ)
+        unknown = [n for n in self.variables if n not in _EXACT_NAMES and not n.startswith(_SUFFIXED_PREFIXES)]
+        if unknown:
+            raise HelperError(f"Unknown env variable '{unknown[0]}'")
+        self._by_host: dict[str, list[str | None]] = {}  # literal lowercase host[:port] -> suffixes
+        self._globbed: list[str | None] = []
+        self._entries: dict[str | None, EnvEntry] = {}
+        for suffix, value in _hostnames(self.variables).items():
+            if _PLAIN_HOST.issuperset(value) and value not in HUB_ALIASES:
+                host: str | None = value  # the common case, decided by one set test
             else:
-                self._literal.setdefault(entry.pattern.host, []).append((rank, entry))
+                host = quick_host(value)
+            if host is None:  # unusual spelling: parse now (errors surface here)
+                pattern = self._entry(suffix).parsed()
+                host = pattern.host + (":" + pattern.port if pattern.port else "")
+            if "*" in host:
+                self._globbed.append(suffix)
+            else:
+                self._by_host.setdefault(host, []).append(suffix)
+
+    def _entry(self, suffix: str | None) -> EnvEntry:
+        entry = self._entries.get(suffix)
+        if entry is None:
+            entry = self._entries[suffix] = EnvEntry(suffix, self.variables)
+        return entry
 
     def match(self, target: Target) -> EnvEntry | None:
         """The winning entry for ``target`` (imgpkg's reverse key order, ties broken deterministically)."""
-        name = target.host.rsplit(":", 1)[0] if target.port else target.host
-        candidates = self._literal.get(name, [])
-        if self._globbed:
-            candidates = sorted(candidates + self._globbed, key=lambda item: item[0])
-        for _, entry in candidates:
-            assert entry.pattern is not None
-            if entry.pattern.matches(target):
-                return entry
-        return None
+        suffixes = self._by_host.get(target.host, []) + self._globbed
+        candidates = [e for e in map(self._entry, suffixes) if e.parsed().matches(target)]
+        return max(candidates, key=lambda e: e.rank, default=None)
 
     def get(self, address: str, target: Target, trace: Trace) -> Answer:
         entry = self.match(target)
@@ -96,39 +136,44 @@ class EnvSource:
     def list_keys(self) -> list[str]:
         """Plain-host entries (no glob, no path), keyed as ``get`` expects them."""
         keys = []
-        for entry in self.entries:
-            pattern = entry.pattern
-            assert pattern is not None
+        for suffix in _hostnames(self.variables):
+            pattern = self._entry(suffix).parsed()
             if pattern.is_plain_host:
                 keys.append(HUB_KEY if pattern.host == HUB_HOST and not pattern.port else pattern.key)
         return keys
 
 
-def _collect(environ: Mapping[str, str]) -> list[EnvEntry]:
-    groups: dict[str | None, EnvEntry] = {}
-    start = len(PREFIX)
-    for name, value in environ.items():
-        if not name.startswith(PREFIX) or name == IGNORED:
-            continue
-        fld = _FIELD_BY_INITIAL.get(name[start : start + 1], "")
-        end = start + len(fld)
-        if fld and name.startswith(fld, start) and len(name) == end:
-            suffix: str | None = DEFAULT_GROUP
-        elif fld and name.startswith(fld + "_", start):
-            suffix = name[end + 1 :]
-        else:
-            raise HelperError(f"Unknown env variable '{name}'")
-        entry = groups.get(suffix)
-        if entry is None:
-            entry = groups[suffix] = EnvEntry(suffix)
-        entry.values[fld] = value
-    entries = []
-    for entry in groups.values():
-        if "HOSTNAME" not in entry.values:
-            continue  # credentials without a hostname never match anything (imgpkg: URL "")
-        entry.pattern = parse_host_pattern(entry.values["HOSTNAME"])
-        entries.append(entry)
-    # imgpkg: reverse byte order of the normalised key; identical keys: unsuffixed first, then suffix order.
-    entries.sort(key=lambda e: (e.suffix is not None, e.suffix or ""))
-    entries.sort(key=lambda e: e.pattern.key.encode("utf-8") if e.pattern else b"", reverse=True)
-    return entries
+_EXACT_NAMES = frozenset([PREFIX + f for f in FIELDS] + [IGNORED])
+_SUFFIXED_PREFIXES = tuple(PREFIX + f + "_" for f in FIELDS)
+_PLAIN_HOST = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-")
+_HOSTNAME = PREFIX + "HOSTNAME"
+
+
+def _registry_variables(environ: Mapping[str, str]) -> dict[str, str]:
+    """The ``IMGPKG_REGISTRY_*`` variables (less imgpkg's one exception), without decoding the rest.
+
+    ``os.environ`` keeps bytes and decodes on every access; filtering its bytes first saves ~2 ms per
+    thousand unrelated or non-matching variables, on every call.
+    """
+    import os
+
+    data = getattr(environ, "_data", None) if environ is os.environ else None
+    if isinstance(data, dict):
+        prefix = PREFIX.encode()
+        found = {
+            os.fsdecode(k): os.fsdecode(v) for k, v in data.items() if isinstance(k, bytes) and k.startswith(prefix)
+        }
+    else:
+        found = {k: v for k, v in environ.items() if k.startswith(PREFIX)}
+    found.pop(IGNORED, None)
+    return found
+
+
+def _hostnames(variables: dict[str, str]) -> dict[str | None, str]:
+    """Suffix (None for the unsuffixed group) -> HOSTNAME value; groups without one never match anything."""
+    cut = len(_HOSTNAME) + 1
+    return {
+        (None if name == _HOSTNAME else name[cut:]): value
+        for name, value in variables.items()
+        if name == _HOSTNAME or name.startswith(_HOSTNAME + "_")
+    }

@@ -12,6 +12,7 @@ from helper.address import (
     is_hub_token_key,
     parse_host_pattern,
     parse_target,
+    quick_host,
     split_port,
     store_key,
 )
@@ -167,3 +168,18 @@ def test_store_key_is_idempotent(address):
 def test_an_address_matches_its_own_plain_hostname_pattern(address):
     target = parse_target(address)
     assert parse_host_pattern(target.host + target.path).matches(target)
+
+
+@given(
+    st.text(alphabet="abcXYZ019.-_:/*", max_size=24)
+    | st.sampled_from(["docker.io", "DOCKER.IO:5000", "registry-1.docker.io/x", "a.b:", ":5000", "gcr.io:abc"]),
+    st.sampled_from(["", "https://", "http://", "HTTPS://", "Http://"]),
+)
+def test_quick_host_agrees_with_the_full_parse(body, scheme):
+    """The fast index used for thousands of HOSTNAME variables must agree with the full Go-style parse."""
+    value = scheme + body
+    quick = quick_host(value)
+    if quick is None:
+        return
+    pattern = parse_host_pattern(value)
+    assert quick == pattern.host + (":" + pattern.port if pattern.port else "")

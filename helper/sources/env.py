@@ -156,12 +156,15 @@ def _registry_variables(environ: Mapping[str, str]) -> dict[str, str]:
     thousand unrelated or non-matching variables, on every call.
     """
     import os
+    import sys
 
     data = getattr(environ, "_data", None) if environ is os.environ else None
     if isinstance(data, dict):
-        prefix = PREFIX.encode()
+        prefix, codec = PREFIX.encode(), sys.getfilesystemencoding()  # what os.environ itself decodes with
         found = {
-            os.fsdecode(k): os.fsdecode(v) for k, v in data.items() if isinstance(k, bytes) and k.startswith(prefix)
+            k.decode(codec, "surrogateescape"): v.decode(codec, "surrogateescape")
+            for k, v in data.items()
+            if k.startswith(prefix)
         }
     else:
         found = {k: v for k, v in environ.items() if k.startswith(PREFIX)}

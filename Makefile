@@ -22,7 +22,7 @@ test: venv
 	$(PY) -m pytest -q tests
 
 e2e: venv
-	$(PY) -m pytest -q -m e2e tests/e2e
+	$(PY) -m pytest -q -m e2e tests/e2e tests/backend
 
 stress: venv
 	$(PY) -m pytest -q -m stress tests

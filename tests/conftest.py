@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,9 @@ def program_under_test() -> str:
 
 
 PROGRAM = program_under_test()
+# The single executable unpacks its bundle once per user cache; with a fresh HOME per test it would unpack
+# ~900 times. One cache for the session keeps the suite fast; packaging/tests covers first runs.
+BINARY_CACHE = tempfile.mkdtemp(prefix="helper-cache-") if os.environ.get("HELPER_BIN") else ""
 
 
 @dataclass
@@ -61,6 +65,8 @@ class Helper:
             "XDG_CONFIG_HOME": str(self.config_home),
             "DOCKER_CONFIG": str(self.docker_config_dir),
         }
+        if BINARY_CACHE:
+            self.env["XDG_CACHE_HOME"] = BINARY_CACHE
 
     @property
     def store_path(self) -> Path:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from ..address import HUB_ALIASES, HUB_HOST, HUB_KEY, HostPattern, Target, parse_host_pattern, quick_host
 from ..errors import HelperError
 from ..protocol import TOKEN_USERNAME, Credentials
@@ -24,13 +26,13 @@ class EnvEntry:
 
     __slots__ = ("pattern", "suffix", "variables")
 
-    def __init__(self, suffix: str | None, variables: dict[str, str]) -> None:
+    def __init__(self, suffix: str | None, variables: dict[bytes, bytes]) -> None:
         self.suffix = suffix
-        self.variables = variables  # every IMGPKG_REGISTRY_* variable, by name
+        self.variables = variables  # every IMGPKG_REGISTRY_* variable, undecoded
         self.pattern: HostPattern | None = None
 
     def value(self, field: str) -> str:
-        return self.variables.get(self.variable(field), "")
+        return _decode(self.variables.get(_encode(self.variable(field)), b""))
 
     def variable(self, name: str) -> str:
         return PREFIX + name + ("" if self.suffix is None else "_" + self.suffix)
@@ -92,16 +94,16 @@ class EnvSource:
         self.variables = _registry_variables(environ)
         unknown = [n for n in self.variables if n not in _EXACT_NAMES and not n.startswith(_SUFFIXED_PREFIXES)]
         if unknown:
-            raise HelperError(f"Unknown env variable '{unknown[0]}'")
-        self._by_host: dict[str, list[str | None]] = {}  # literal lowercase host[:port] -> suffixes
-        self._globbed: list[str | None] = []
-        self._entries: dict[str | None, EnvEntry] = {}
-        for suffix, value in _hostnames(self.variables).items():
-            if _PLAIN_HOST.issuperset(value) and value not in HUB_ALIASES:
-                host: str | None = value  # the common case, decided by one set test
-            else:
-                host = quick_host(value)
-            if host is None:  # unusual spelling: parse now (errors surface here)
+            raise HelperError(f"Unknown env variable '{_decode(unknown[0])}'")
+        self._hostnames = _hostnames(self.variables)  # raw suffix -> raw value
+        self._by_host: dict[str, list[bytes | None]] = {}  # the unusual spellings, by lowercase host[:port]
+        self._globbed: list[bytes | None] = []
+        self._entries: dict[bytes | None, EnvEntry] = {}
+        # Lowercase host names without port, path or glob (nearly all) are compared as raw bytes.
+        unusual = [s for s, v in self._hostnames.items() if v.translate(None, _PLAIN_HOST) or v in _HUB_ALIASES]
+        for suffix in unusual:
+            host = quick_host(_decode(self._hostnames[suffix]))
+            if host is None:  # parse now: an unparsable hostname fails every lookup (imgpkg)
                 pattern = self._entry(suffix).parsed()
                 host = pattern.host + (":" + pattern.port if pattern.port else "")
             if "*" in host:
@@ -109,15 +111,17 @@ class EnvSource:
             else:
                 self._by_host.setdefault(host, []).append(suffix)
 
-    def _entry(self, suffix: str | None) -> EnvEntry:
+    def _entry(self, suffix: bytes | None) -> EnvEntry:
         entry = self._entries.get(suffix)
         if entry is None:
-            entry = self._entries[suffix] = EnvEntry(suffix, self.variables)
+            entry = self._entries[suffix] = EnvEntry(None if suffix is None else _decode(suffix), self.variables)
         return entry
 
     def match(self, target: Target) -> EnvEntry | None:
         """The winning entry for ``target`` (imgpkg's reverse key order, ties broken deterministically)."""
-        suffixes = self._by_host.get(target.host, []) + self._globbed
+        wanted = _encode(target.host)
+        suffixes = [s for s, v in self._hostnames.items() if v == wanted]
+        suffixes += self._by_host.get(target.host, []) + self._globbed
         candidates = [e for e in map(self._entry, suffixes) if e.parsed().matches(target)]
         return max(candidates, key=lambda e: e.rank, default=None)
 
@@ -136,47 +140,50 @@ class EnvSource:
     def list_keys(self) -> list[str]:
         """Plain-host entries (no glob, no path), keyed as ``get`` expects them."""
         keys = []
-        for suffix in _hostnames(self.variables):
+        for suffix in self._hostnames:
             pattern = self._entry(suffix).parsed()
             if pattern.is_plain_host:
                 keys.append(HUB_KEY if pattern.host == HUB_HOST and not pattern.port else pattern.key)
         return keys
 
 
-_EXACT_NAMES = frozenset([PREFIX + f for f in FIELDS] + [IGNORED])
-_SUFFIXED_PREFIXES = tuple(PREFIX + f + "_" for f in FIELDS)
-_PLAIN_HOST = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-")
-_HOSTNAME = PREFIX + "HOSTNAME"
+_PLAIN_HOST = b"abcdefghijklmnopqrstuvwxyz0123456789.-"  # what bytes.translate deletes: left over = unusual
+_HUB_ALIASES = frozenset(a.encode() for a in HUB_ALIASES)
+# Names are checked as bytes: with thousands of variables set, decoding only what is used is what keeps
+# ``get`` cheap (os.environ keeps bytes and would decode every name and value on access).
+_EXACT_NAMES = frozenset(s.encode() for s in [PREFIX + f for f in FIELDS] + [IGNORED])
+_SUFFIXED_PREFIXES = tuple((PREFIX + f + "_").encode() for f in FIELDS)
+_HOSTNAME = (PREFIX + "HOSTNAME").encode()
+_CODEC = sys.getfilesystemencoding()  # what os.environ decodes with
 
 
-def _registry_variables(environ: Mapping[str, str]) -> dict[str, str]:
-    """The ``IMGPKG_REGISTRY_*`` variables (less imgpkg's one exception), without decoding the rest.
+def _encode(text: str) -> bytes:
+    return text.encode(_CODEC, "surrogateescape")
 
-    ``os.environ`` keeps bytes and decodes on every access; filtering its bytes first saves ~2 ms per
-    thousand unrelated or non-matching variables, on every call.
-    """
+
+def _decode(raw: bytes) -> str:
+    return raw.decode(_CODEC, "surrogateescape")
+
+
+def _registry_variables(environ: Mapping[str, str]) -> dict[bytes, bytes]:
+    """The ``IMGPKG_REGISTRY_*`` variables (less imgpkg's one exception), undecoded."""
     import os
-    import sys
 
+    prefix = _encode(PREFIX)
     data = getattr(environ, "_data", None) if environ is os.environ else None
-    if isinstance(data, dict):
-        prefix, codec = PREFIX.encode(), sys.getfilesystemencoding()  # what os.environ itself decodes with
-        found = {
-            k.decode(codec, "surrogateescape"): v.decode(codec, "surrogateescape")
-            for k, v in data.items()
-            if k.startswith(prefix)
-        }
+    if isinstance(data, dict):  # os.environ's own bytes
+        found = {k: v for k, v in data.items() if k.startswith(prefix)}
     else:
-        found = {k: v for k, v in environ.items() if k.startswith(PREFIX)}
-    found.pop(IGNORED, None)
+        found = {_encode(k): _encode(v) for k, v in environ.items() if k.startswith(PREFIX)}
+    found.pop(_encode(IGNORED), None)
     return found
 
 
-def _hostnames(variables: dict[str, str]) -> dict[str | None, str]:
-    """Suffix (None for the unsuffixed group) -> HOSTNAME value; groups without one never match anything."""
+def _hostnames(variables: dict[bytes, bytes]) -> dict[bytes | None, bytes]:
+    """Suffix (None for the unsuffixed group) -> HOSTNAME value, undecoded; groups without one never match."""
     cut = len(_HOSTNAME) + 1
     return {
         (None if name == _HOSTNAME else name[cut:]): value
         for name, value in variables.items()
-        if name == _HOSTNAME or name.startswith(_HOSTNAME + "_")
+        if name == _HOSTNAME or name.startswith(_HOSTNAME + b"_")
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 from ..address import Target
+from ..answers import credentials_answer
 from ..errors import HelperError, NotFound
 from ..external import ProgramMissing, first_line, run_program
 from ..protocol import Credentials
@@ -106,17 +107,9 @@ class KeychainSource:
                 trace(f"{role}: {program} has no credentials for {host}")
                 return None
             raise HelperError(f"{role}: {program} failed: {first_line(reply.stdout) or f'exit {reply.returncode}'}")
-        import json
-
-        try:
-            answer = json.loads(reply.stdout)
-            username, secret = answer.get("Username") or "", answer.get("Secret") or ""
-            if not isinstance(username, str) or not isinstance(secret, str):
-                raise TypeError
-        except (ValueError, AttributeError, TypeError):
-            raise HelperError(f"{role}: {program} answered something that is not credential JSON") from None
-        if not username and not secret:
+        answer = credentials_answer(reply.stdout, f"{role}: {program}")
+        if answer is None:
             trace(f"{role}: {program} answered empty credentials for {host}")
             return None
-        trace(f"{role}: {program} answers {host} (username {username!r}, secret ***)")
-        return Credentials(address, username, secret)
+        trace(f"{role}: {program} answers {host} (username {answer[0]!r}, secret ***)")
+        return Credentials(address, *answer)

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helper.backends.program import _json_object, _string_object
+from helper.answers import _string_object
+from helper.answers import json_object as _json_object
 
 strings = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
 objects = st.dictionaries(strings, strings, max_size=6)

@@ -39,24 +39,11 @@ def settings_path(environ: Mapping[str, str]) -> str:
 
 def read_settings(path: str) -> dict[str, object]:
     """The settings document; an absent or empty file is ``{}``, anything else unparsable is an error."""
-    import stat
+    from .files import read_small_file
 
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
+    data = read_small_file(path, MAX_SETTINGS_BYTES, f"settings file {path}")
+    if data is None:
         return {}
-    except OSError as err:
-        raise HelperError(f"settings file {path}: cannot open: {err.strerror}") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise HelperError(f"settings file {path}: not a regular file")
-        data = os.read(fd, MAX_SETTINGS_BYTES + 1)
-    except OSError as err:
-        raise HelperError(f"settings file {path}: cannot read: {err.strerror}") from None
-    finally:
-        os.close(fd)
-    if len(data) > MAX_SETTINGS_BYTES:
-        raise HelperError(f"settings file {path}: larger than {MAX_SETTINGS_BYTES >> 20} MiB")
     if not data.strip():
         return {}
     import json

@@ -10,6 +10,7 @@ import os
 from ..address import Target
 from ..authfile import AuthIndex, decode_entry
 from ..errors import HelperError
+from ..files import read_small_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ class DockerConfigSource:
             if inline.strip():
                 found.append(("DOCKER_AUTH_CONFIG", _auths_of(inline.encode("utf-8"), "DOCKER_AUTH_CONFIG")))
             path = docker_config_path(self.environ)
-            data = _read_file(path)
+            data = read_small_file(path, MAX_CONFIG_BYTES, f"docker config {path}")
             if data is not None:
                 found.append((path, _auths_of(data, f"docker config {path}")))
             else:
@@ -71,32 +72,6 @@ class DockerConfigSource:
 
 
 MAX_CONFIG_BYTES = 16 << 20
-
-
-def _read_file(path: str) -> bytes | None:
-    """The file's bytes; None when absent. Never blocks on a FIFO, never reads more than 16 MiB."""
-    import stat
-
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return None
-    except OSError as err:
-        raise HelperError(f"docker config {path}: cannot open: {err.strerror}") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise HelperError(f"docker config {path}: not a regular file")
-        chunks, size = [], 0
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > MAX_CONFIG_BYTES:
-                raise HelperError(f"docker config {path}: larger than {MAX_CONFIG_BYTES >> 20} MiB")
-        return b"".join(chunks)
-    except OSError as err:
-        raise HelperError(f"docker config {path}: cannot read: {err.strerror}") from None
-    finally:
-        os.close(fd)
 
 
 def _auths_of(data: bytes, where: str) -> dict[str, object]:

@@ -31,10 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import PROGRAM
+from .address import HUB_ALIASES
+from .sources.dockerconfig import docker_config_path as docker_config_file
 
 HELPER_SUFFIX = "imgpkg"  # clients run "docker-credential-" + this
 HUB_KEYS = ("https://index.docker.io/v1/", "docker.io")  # what docker / what skopeo+podman look up for Hub
-HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 _HOST_RE = re.compile(r"^(?:\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?)(?::[0-9]{1,5})?$")
 _SECRET_FIELD_RE = re.compile(r'("(?:auth|password|identitytoken|registrytoken)"\s*:\s*)"[^"]*"', re.IGNORECASE)
 
@@ -299,10 +300,7 @@ def plan_containers(config: ConfigFile, registries: Sequence[str]) -> Plan:
 
 
 def docker_config_path(environ: os._Environ[str] | dict[str, str]) -> Path:
-    base = environ.get("DOCKER_CONFIG")
-    if base:
-        return Path(base).expanduser() / "config.json"
-    return _home(environ) / ".docker" / "config.json"
+    return Path(docker_config_file(environ))
 
 
 def containers_auth_path(environ: os._Environ[str] | dict[str, str]) -> Path:

@@ -15,7 +15,7 @@ import time
 from ..authfile import decode_entry, encode_entry
 from ..errors import HelperError
 from ..protocol import Credentials
-from ..settings import env_flag
+from ..settings import config_dir, env_flag
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -30,8 +30,7 @@ def default_store_path(environ: Mapping[str, str]) -> str:
     explicit = environ.get("DOCKER_CREDENTIAL_IMGPKG_STORE", "")
     if explicit:
         return explicit
-    base = environ.get("XDG_CONFIG_HOME", "") or os.path.join(os.path.expanduser("~"), ".config")
-    return os.path.join(base, "docker-credential-imgpkg", "credentials.json")
+    return os.path.join(config_dir(environ), "credentials.json")
 
 
 class FileBackend:

@@ -91,11 +91,11 @@ class EnvSource:
     name = "env"
 
     def __init__(self, environ: Mapping[str, str]) -> None:
-        self.variables = _registry_variables(environ)
-        unknown = [n for n in self.variables if n not in _EXACT_NAMES and not n.startswith(_SUFFIXED_PREFIXES)]
-        if unknown:
-            raise HelperError(f"Unknown env variable '{_decode(unknown[0])}'")
-        self._hostnames = _hostnames(self.variables)  # raw suffix -> raw value
+        self.variables, names = _registry_variables(environ)
+        unknown = _first_unknown(names)
+        if unknown is not None:
+            raise HelperError(f"Unknown env variable '{_decode(unknown)}'")
+        self._hostnames = _hostnames(self.variables, names)  # raw suffix -> raw value
         self._by_host: dict[str, list[bytes | None]] = {}  # the unusual spellings, by lowercase host[:port]
         self._globbed: list[bytes | None] = []
         self._entries: dict[bytes | None, EnvEntry] = {}
@@ -153,6 +153,8 @@ _HUB_ALIASES = frozenset(a.encode() for a in HUB_ALIASES)
 # ``get`` cheap (os.environ keeps bytes and would decode every name and value on access).
 _EXACT_NAMES = frozenset(s.encode() for s in [PREFIX + f for f in FIELDS] + [IGNORED])
 _SUFFIXED_PREFIXES = tuple((PREFIX + f + "_").encode() for f in FIELDS)
+# The same rule as line patterns over the names joined by newlines, for counting in one C-level pass.
+_LINE_PATTERNS = tuple(b"\n" + n + b"\n" for n in _EXACT_NAMES) + tuple(b"\n" + p for p in _SUFFIXED_PREFIXES)
 _HOSTNAME = (PREFIX + "HOSTNAME").encode()
 _CODEC = sys.getfilesystemencoding()  # what os.environ decodes with
 
@@ -165,25 +167,36 @@ def _decode(raw: bytes) -> str:
     return raw.decode(_CODEC, "surrogateescape")
 
 
-def _registry_variables(environ: Mapping[str, str]) -> dict[bytes, bytes]:
-    """The ``IMGPKG_REGISTRY_*`` variables (less imgpkg's one exception), undecoded."""
+def _registry_variables(environ: Mapping[str, str]) -> tuple[dict[bytes, bytes], list[bytes]]:
+    """The environment as bytes (os.environ's own dict, not a copy) and the ``IMGPKG_REGISTRY_*`` names in it."""
     import os
 
     prefix = _encode(PREFIX)
     data = getattr(environ, "_data", None) if environ is os.environ else None
-    if isinstance(data, dict):  # os.environ's own bytes
-        found = {k: v for k, v in data.items() if k.startswith(prefix)}
-    else:
-        found = {_encode(k): _encode(v) for k, v in environ.items() if k.startswith(PREFIX)}
-    found.pop(_encode(IGNORED), None)
-    return found
+    if not isinstance(data, dict):
+        data = {_encode(k): _encode(v) for k, v in environ.items() if k.startswith(PREFIX)}
+    return data, [k for k in data if k.startswith(prefix)]
 
 
-def _hostnames(variables: dict[bytes, bytes]) -> dict[bytes | None, bytes]:
+def _first_unknown(names: list[bytes]) -> bytes | None:
+    """The first name that is not one of imgpkg's five fields (optionally ``_<suffix>``), in environment order.
+
+    Counted over the joined names first (one pass in C); only a mismatch looks at names one by one.
+    """
+    joined = b"\n" + b"\n".join(names) + b"\n"
+    if joined.count(b"\n") == len(names) + 1 and sum(joined.count(p) for p in _LINE_PATTERNS) == len(names):
+        return None
+    for name in names:
+        if name not in _EXACT_NAMES and not name.startswith(_SUFFIXED_PREFIXES):
+            return name
+    return None
+
+
+def _hostnames(variables: dict[bytes, bytes], names: list[bytes]) -> dict[bytes | None, bytes]:
     """Suffix (None for the unsuffixed group) -> HOSTNAME value, undecoded; groups without one never match."""
     cut = len(_HOSTNAME) + 1
     return {
-        (None if name == _HOSTNAME else name[cut:]): value
-        for name, value in variables.items()
-        if name == _HOSTNAME or name.startswith(_HOSTNAME + b"_")
+        (None if name == _HOSTNAME else name[cut:]): variables[name]
+        for name in names
+        if name.startswith(_HOSTNAME) and (name == _HOSTNAME or name[cut - 1 : cut] == b"_")
     }

@@ -25,8 +25,6 @@ def docker_config_path(environ: Mapping[str, str]) -> str:
 
 
 class DockerConfigSource:
-    name = "docker-config"
-
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
         self._indexes: list[tuple[str, AuthIndex]] | None = None

@@ -88,8 +88,6 @@ class EnvSource:
     hundreds of these variables and every client pays this per call.
     """
 
-    name = "env"
-
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.variables, names = _registry_variables(environ)
         unknown = _first_unknown(names)

@@ -17,8 +17,6 @@ if TYPE_CHECKING:
 
 
 class GlobalSource:
-    name = "globals"
-
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.username = environ.get("IMGPKG_USERNAME", "")
         self.password = environ.get("IMGPKG_PASSWORD", "")

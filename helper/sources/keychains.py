@@ -63,8 +63,6 @@ def active_keychains(environ: Mapping[str, str]) -> list[str]:
 
 
 class KeychainSource:
-    name = "keychains"
-
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
         self.names = active_keychains(environ)

@@ -12,8 +12,6 @@ if TYPE_CHECKING:
 
 
 class StoreSource:
-    name = "store"
-
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
 

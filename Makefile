@@ -13,7 +13,7 @@ $(PY):
 	$(PY) -m pip install -q --upgrade 'pip>=26.3'  # its console-script wrapper no longer imports re (~3 ms a call)
 
 venv: $(PY)
-	$(PY) -m pip install -q -e '.[test]' --config-settings editable_mode=compat
+	$(PY) -m pip install -q -e '.[test]'
 
 install: venv
 

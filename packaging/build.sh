@@ -55,7 +55,7 @@ if [ -n "$bad" ]; then
 fi
 
 # --- 2. one-folder bundle, launcher, single file -----------------------------------------------------------
-version=$("$VENV/bin/python" -c 'import sys; sys.path.insert(0, "."); import helper; print(helper.__version__)')
+version=$("$VENV/bin/python" -c 'import sys; sys.path.insert(0, "helper"); import docker_credential_imgpkg as p; print(p.__version__)')
 say "PyInstaller: one-folder bundle of docker-credential-imgpkg $version"
 rm -rf "$WORK/onedir" "$WORK/pyinstaller"
 # A fixed hash seed: PyInstaller writes base_library.zip in set order, which would differ from run to run.

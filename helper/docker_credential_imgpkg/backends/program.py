@@ -3,7 +3,7 @@
 This makes the helper a layer: imgpkg's variables and docker's config.json on top, an encrypted store
 (pass, secretservice, osxkeychain, wincred, desktop) underneath for what ``store`` keeps. The backend is run
 exactly as docker runs a helper: one verb in argv, the address or JSON on stdin, bounded in time
-(``helper.external.run_program``).
+(``programs.run_program``).
 
 Keys are normalised before they reach the backend, so every client's spelling lands on one entry. Entries
 that other tools stored before the migration may be spelled otherwise (``https://myreg:5000``); ``list``
@@ -16,26 +16,30 @@ from __future__ import annotations
 import os
 import sys
 
+from .. import HELPER_NAME, PROGRAM
 from ..address import store_key
-from ..answers import credentials_answer, json_object
-from ..errors import HelperError, NotFound
-from ..external import ProgramMissing, find_program, run_program
+from ..errors import HelperError
+from ..helper_json import credentials_answer, json_object, says_not_found
+from ..programs import ProgramMissing, find_program, run_program
 from ..protocol import Credentials, encode_get
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from ..external import Reply
+    from ..programs import Reply
 
 PREFIX = "docker-credential-"
-SELF_NAME = "imgpkg"
-# Set in every backend's environment. A docker-credential-imgpkg that finds it was started as some helper's
-# backend, directly or through wrappers, so choosing a helper backend itself would go round in a loop.
-DEPTH_VAR = "DOCKER_CREDENTIAL_IMGPKG_DEPTH"
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-")
-_NOT_FOUND = str(NotFound())
-_MAX_MESSAGE = 2000
+_MAX_ANCESTORS = 64
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 def _own_programs() -> set[tuple[int, int]]:
@@ -48,17 +52,37 @@ def _own_programs() -> set[tuple[int, int]]:
         paths.append(sys.executable)
     argv0 = sys.argv[0] if sys.argv else ""
     if argv0 and os.sep not in argv0:
-        argv0 = find_program(argv0) or ""
+        try:
+            argv0 = find_program(argv0) or ""
+        except HelperError:
+            argv0 = ""
     if argv0:
         paths.append(argv0)
-    found = set()
-    for path in paths:
+    return {found for found in map(_identity, paths) if found is not None}
+
+
+def _started_by_ourselves(own: set[tuple[int, int]]) -> int:
+    """The pid of an ancestor process running this program (0 if none), found through /proc: a helper that
+    wraps us with a scrubbed environment (``env -i``, sudo's env_reset) cannot hide the loop from this."""
+    interpreter = _identity("/proc/self/exe")
+    pid = os.getppid()
+    for _ in range(_MAX_ANCESTORS):
+        if pid <= 1:
+            return 0
         try:
-            info = os.stat(path)
-        except OSError:
-            continue
-        found.add((info.st_dev, info.st_ino))
-    return found
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read(1 << 16).split(b"\0")[:4]
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                parent = int(f.read().rpartition(b")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            return 0
+        exe = _identity(f"/proc/{pid}/exe")
+        if exe in own:  # the single-file binary
+            return pid
+        if exe == interpreter and any(_identity(os.fsdecode(a)) in own for a in argv[1:] if a.startswith(b"/")):
+            return pid  # our interpreter running our console script
+        pid = parent
+    return 0
 
 
 def check_backend_name(name: str, origin: str, environ: Mapping[str, str]) -> None:
@@ -66,70 +90,50 @@ def check_backend_name(name: str, origin: str, environ: Mapping[str, str]) -> No
     spec = f"helper:{name}"
     if not name or not name[0].isalnum() or not set(name) <= _NAME_CHARS:
         raise HelperError(f"{origin}: backend {spec!r} must name a helper, as in helper:pass (runs {PREFIX}pass)")
-    if name == SELF_NAME:
+    if name == HELPER_NAME:
         raise HelperError(
             f"{origin}: backend {spec} would run this helper again; name the store underneath it "
             "(helper:pass, helper:secretservice, …) or use file"
         )
-    depth = environ.get(DEPTH_VAR, "")
-    if depth:
-        raise HelperError(
-            f"{origin}: backend {spec} leads back to {PREFIX}{SELF_NAME}: this run was started as another "
-            f"helper's backend ({DEPTH_VAR}={depth}); a backend chain must end in a real store"
-        )
+    own = _own_programs()
     found = find_program(PREFIX + name)
-    if found is not None and _identity(found) in _own_programs():
+    if found is not None and _identity(found) in own:
         raise HelperError(
-            f"{origin}: backend {spec}: {found} is this helper ({PREFIX}{SELF_NAME}); "
-            "name the store underneath it or use file"
+            f"{origin}: backend {spec}: {found} is this helper ({PROGRAM}); name the store underneath it or use file"
         )
-
-
-def _identity(path: str) -> tuple[int, int] | None:
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return info.st_dev, info.st_ino
+    ancestor = _started_by_ourselves(own)
+    if ancestor:
+        raise HelperError(
+            f"{origin}: backend {spec} leads back to {PROGRAM}: this run was started, through other programs, by "
+            f"{PROGRAM} (pid {ancestor}); a backend chain must end in a real store"
+        )
 
 
 class ProgramBackend:
     """The four backend methods as ``store``/``erase``/``list``/``get`` runs of ``docker-credential-NAME``."""
 
-    def __init__(self, name: str, *, readonly: bool = False, origin: str = "") -> None:
+    def __init__(self, name: str, origin: str = "") -> None:
         self.name = name
         self.program = PREFIX + name
         self.role = f"backend {self.program}"
-        self.readonly = readonly
         self.origin = origin
         self._listed: dict[str, str] | None = None  # raw key → username, as the backend lists them
         self._normal: dict[str, str] | None = None  # normal key → the raw key that answers for it
         self._list_error: HelperError | None = None  # why the backend could not list, once asked
 
-    @classmethod
-    def from_environment(cls, name: str, origin: str, environ: Mapping[str, str]) -> ProgramBackend:
-        from ..settings import env_flag
-
-        check_backend_name(name, origin, environ)
-        return cls(name, readonly=env_flag(environ, "DOCKER_CREDENTIAL_IMGPKG_READONLY"), origin=origin)
-
     # --- running the program -------------------------------------------------------------------------------
 
     def _run(self, verb: str, data: bytes) -> Reply:
         try:
-            return run_program(self.program, verb, data, role=self.role, extra_env={DEPTH_VAR: "1"})
+            return run_program(self.program, verb, data, role=self.role)
         except ProgramMissing:
             chosen = f" (chosen by {self.origin})" if self.origin else ""
             raise HelperError(
                 f"{self.role}: not found in PATH{chosen}; install it, or choose another backend"
             ) from None
 
-    def _failure(self, verb: str, reply: Reply) -> HelperError:
-        """The backend's own words, attributed to it (its stdout carries the message, by the protocol)."""
-        text = reply.stdout or f"{verb} failed with exit status {reply.returncode} and no message"
-        if len(text) > _MAX_MESSAGE:
-            text = text[:_MAX_MESSAGE] + "…"
-        return HelperError(f"{self.role}: {text}")
+    def _failure(self, verb: str, reply: Reply, secret: str = "") -> HelperError:
+        return HelperError(reply.failure(self.role, verb, secret))
 
     # --- reading -------------------------------------------------------------------------------------------
 
@@ -146,7 +150,7 @@ class ProgramBackend:
     def _get_raw(self, raw: str, key: str) -> Credentials | None:
         reply = self._run("get", raw.encode("utf-8"))
         if reply.returncode != 0:
-            if reply.stdout == _NOT_FOUND:
+            if says_not_found(reply.stdout):
                 return None
             raise self._failure("get", reply)
         answer = credentials_answer(reply.stdout, f"{self.role}: get")
@@ -216,12 +220,10 @@ class ProgramBackend:
         self._listed = self._normal = self._list_error = None
 
     def add(self, creds: Credentials) -> None:
-        if self.readonly:
-            return
         reply = self._run("store", encode_get(creds).encode("utf-8"))  # the same JSON docker sends to store
         self._forget()
         if reply.returncode != 0:
-            raise self._failure("store", reply)
+            raise self._failure("store", reply, creds.secret)
 
     def delete(self, key: str) -> bool:
         """Erase ``key`` and every other spelling of it the backend lists; absent is not an error.
@@ -230,8 +232,6 @@ class ProgramBackend:
         erase of an entry the backend does not list counts as nothing to do, not as an error: skopeo and
         podman crash when erase fails. (A backend that cannot list is asked with get whether it was there.)
         """
-        if self.readonly:
-            return False
         listing = self._listing()
         listed = listing if listing is not None else {}
         spellings = [key, *sorted(raw for raw in listed if raw != key and store_key(raw) == key)]
@@ -240,7 +240,7 @@ class ProgramBackend:
             reply = self._run("erase", raw.encode("utf-8"))
             if reply.returncode == 0:
                 removed = removed or raw in listed
-            elif reply.stdout != _NOT_FOUND and (raw in listed or (listing is None and self._present(raw))):
+            elif not says_not_found(reply.stdout) and (raw in listed or (listing is None and self._present(raw))):
                 self._forget()
                 raise self._failure("erase", reply)
         self._forget()

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from ..errors import HelperError
 from ..protocol import Credentials
-from .base import STOP
+from . import STOP
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from .base import Answer, Trace
+    from ..address import Target
+    from ..debug import Trace
+    from . import Answer
 
 
 class GlobalSource:
@@ -23,10 +25,10 @@ class GlobalSource:
         self.token = environ.get("IMGPKG_TOKEN", "")
         self.anonymous = environ.get("IMGPKG_ANON", "") == "true"  # imgpkg: exactly "true"
 
-    def get(self, address: str, trace: Trace) -> Answer:
+    def get(self, target: Target, trace: Trace) -> Answer:
         if self.username:
             trace(f"globals: IMGPKG_USERNAME set (username {self.username!r}, secret ***), applies to every registry")
-            return Credentials(address, self.username, self.password)
+            return Credentials(target.key, self.username, self.password)
         if self.token:
             raise HelperError(
                 "IMGPKG_TOKEN is a registry (bearer) token, which the credential-helper protocol cannot carry; "
@@ -39,6 +41,5 @@ class GlobalSource:
             trace("globals: IMGPKG_PASSWORD is set without IMGPKG_USERNAME: ignored")
         return None
 
-    def list_user(self) -> str | None:
-        """The username every ``get`` answers with, if the globals answer everything."""
-        return self.username or None
+    def list_keys(self) -> list[str]:
+        return []  # they answer any registry asked, so name none

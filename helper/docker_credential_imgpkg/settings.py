@@ -1,5 +1,5 @@
-"""The helper's own switches (``DOCKER_CREDENTIAL_IMGPKG_*``), as opposed to imgpkg's variables, and its
-small settings file ``${XDG_CONFIG_HOME:-~/.config}/docker-credential-imgpkg/config.json``.
+"""The helper's own switches (``DOCKER_CREDENTIAL_IMGPKG_*``), as opposed to imgpkg's variables, where its
+files live, and its small settings file ``${XDG_CONFIG_HOME:-~/.config}/docker-credential-imgpkg/config.json``.
 
 The settings file holds what must outlive a shell (today: which backend ``store`` uses, written by
 ``configure docker --keep-store``). It is read only when the matching variable is unset, so a lookup that
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from . import PROGRAM
 from .errors import HelperError
 
 TYPE_CHECKING = False
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
 TRUE_WORDS = frozenset({"1", "true", "yes"})
 BACKEND_VAR = "DOCKER_CREDENTIAL_IMGPKG_BACKEND"
+READONLY_VAR = "DOCKER_CREDENTIAL_IMGPKG_READONLY"
 DEFAULT_BACKEND = "file"
 MAX_SETTINGS_BYTES = 1 << 20
 
@@ -27,10 +29,18 @@ def env_flag(environ: Mapping[str, str], name: str) -> bool:
     return environ.get(name, "").strip().lower() in TRUE_WORDS
 
 
+def xdg_dir(environ: Mapping[str, str], variable: str, fallback: str) -> str:
+    """``$XDG_*_HOME``, or ``~/<fallback>`` when unset, empty or relative (the XDG spec: relative values are
+    ignored; one would put files under whatever directory the client happens to run in)."""
+    value = environ.get(variable, "")
+    if value and os.path.isabs(value):
+        return value
+    return os.path.join(os.path.expanduser("~"), fallback)
+
+
 def config_dir(environ: Mapping[str, str]) -> str:
     """``${XDG_CONFIG_HOME:-~/.config}/docker-credential-imgpkg``: the settings file and the default store."""
-    base = environ.get("XDG_CONFIG_HOME", "") or os.path.join(os.path.expanduser("~"), ".config")
-    return os.path.join(base, "docker-credential-imgpkg")
+    return os.path.join(xdg_dir(environ, "XDG_CONFIG_HOME", ".config"), PROGRAM)
 
 
 def settings_path(environ: Mapping[str, str]) -> str:
@@ -39,22 +49,11 @@ def settings_path(environ: Mapping[str, str]) -> str:
 
 def read_settings(path: str) -> dict[str, object]:
     """The settings document; an absent or empty file is ``{}``, anything else unparsable is an error."""
-    from .files import read_small_file
+    from .safe_files import load_json_object, read_small_file
 
-    data = read_small_file(path, MAX_SETTINGS_BYTES, f"settings file {path}")
-    if data is None:
-        return {}
-    if not data.strip():
-        return {}
-    import json
-
-    try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError):
-        raise HelperError(f"settings file {path}: not valid JSON; fix or remove it") from None
-    if not isinstance(doc, dict):
-        raise HelperError(f"settings file {path}: expected a JSON object; fix or remove it")
-    return doc
+    what = f"settings file {path}"
+    data = read_small_file(path, MAX_SETTINGS_BYTES, what)
+    return {} if data is None else load_json_object(data, what, hint="; fix or remove it")
 
 
 def backend_setting(environ: Mapping[str, str]) -> tuple[str, str]:

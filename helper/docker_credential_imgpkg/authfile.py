@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import binascii
 
-from .address import HUB_HOST, HUB_KEY, Target, is_hub_token_key, store_key
+from .address import store_key
 from .errors import HelperError
 from .protocol import TOKEN_USERNAME, Credentials
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from .address import Target
 
 
 def _field(entry: dict[str, object], name: str, where: str) -> str:
@@ -71,15 +71,6 @@ def encode_entry(creds: Credentials) -> dict[str, str]:
     return {"auth": binascii.b2a_base64(raw, newline=False).decode("ascii")}
 
 
-def namespaced_fallback(target: Target, keys: Iterable[str]) -> str | None:
-    """For a bare-host request with no host entry: the first namespaced key of that host, as docker does."""
-    if target.segments:
-        return None
-    prefix = (HUB_HOST if target.host_key == HUB_KEY else target.host) + "/"
-    found = sorted(k for k in keys if k.startswith(prefix))
-    return found[0] if found else None
-
-
 class AuthIndex:
     """Lookup over an ``auths`` map whose keys may be spelled any way (docker config.json)."""
 
@@ -89,17 +80,13 @@ class AuthIndex:
         for key in sorted(auths):
             self._normal.setdefault(store_key(key), key)
 
-    def find(self, address: str, target: Target) -> str | None:
-        """The raw key that answers ``address``: exact spelling first, then normal-form keys, most specific first."""
-        if address in self.auths:
-            return address
-        if is_hub_token_key(address):
-            return None
-        for key in target.store_keys():
-            if key in self._normal:
-                return self._normal[key]
-        fallback = namespaced_fallback(target, self._normal)
-        return self._normal[fallback] if fallback else None
+    def find(self, target: Target) -> str | None:
+        """The raw key that answers ``target``: its exact spelling first, then normal-form keys, most specific
+        first, then docker's namespaced fallback for a bare host."""
+        if target.address in self.auths:
+            return target.address
+        key = target.best_key(self._normal) or target.namespaced_fallback(self._normal)
+        return self._normal[key] if key else None
 
     def normal_keys(self) -> dict[str, str]:
         """Normal-form key → raw key, for ``list``."""

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import sys
-
-from ..address import HUB_ALIASES, HUB_HOST, HUB_KEY, HostPattern, Target, parse_host_pattern, quick_host
+from ..address import HUB_ALIASES, HUB_HOST, HUB_KEY, Target
 from ..errors import HelperError
 from ..protocol import TOKEN_USERNAME, Credentials
-from .base import STOP
+from . import STOP
+from .env_hostnames import HostPattern, parse_host_pattern, quick_host
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from .base import Answer, Trace
+    from ..debug import Trace
+    from . import Answer
 
 PREFIX = "IMGPKG_REGISTRY_"
 IGNORED = "IMGPKG_REGISTRY_AZURE_CR_CONFIG"
 FIELDS = ("HOSTNAME", "USERNAME", "PASSWORD", "IDENTITY_TOKEN", "REGISTRY_TOKEN")
-DEFAULT_GROUP = None  # the unsuffixed group, distinct from the empty suffix ("IMGPKG_REGISTRY_HOSTNAME_")
 
 
 class EnvEntry:
@@ -26,13 +25,14 @@ class EnvEntry:
 
     __slots__ = ("pattern", "suffix", "variables")
 
-    def __init__(self, suffix: str | None, variables: dict[bytes, bytes]) -> None:
+    def __init__(self, suffix: str | None, variables: Mapping[bytes, bytes]) -> None:
         self.suffix = suffix
         self.variables = variables  # every IMGPKG_REGISTRY_* variable, undecoded
         self.pattern: HostPattern | None = None
 
     def value(self, field: str) -> str:
-        return _decode(self.variables.get(_encode(self.variable(field)), b""))
+        name = self.variable(field)
+        return decode_value(name, self.variables.get(_encode(name), b""))
 
     def variable(self, name: str) -> str:
         return PREFIX + name + ("" if self.suffix is None else "_" + self.suffix)
@@ -123,12 +123,12 @@ class EnvSource:
         candidates = [e for e in map(self._entry, suffixes) if e.parsed().matches(target)]
         return max(candidates, key=lambda e: e.rank, default=None)
 
-    def get(self, address: str, target: Target, trace: Trace) -> Answer:
+    def get(self, target: Target, trace: Trace) -> Answer:
         entry = self.match(target)
         if entry is None:
             trace(f"env: no IMGPKG_REGISTRY_HOSTNAME* matches {target.host}{target.path}")
             return None
-        creds = entry.credentials(address)
+        creds = entry.credentials(target.key)
         if creds is None:
             trace(f"env: {entry.label} matches but carries no credentials: anonymous, lookup stops")
             return STOP
@@ -154,24 +154,33 @@ _SUFFIXED_PREFIXES = tuple((PREFIX + f + "_").encode() for f in FIELDS)
 # The same rule as line patterns over the names joined by newlines, for counting in one C-level pass.
 _LINE_PATTERNS = tuple(b"\n" + n + b"\n" for n in _EXACT_NAMES) + tuple(b"\n" + p for p in _SUFFIXED_PREFIXES)
 _HOSTNAME = (PREFIX + "HOSTNAME").encode()
-_CODEC = sys.getfilesystemencoding()  # what os.environ decodes with
 
 
 def _encode(text: str) -> bytes:
-    return text.encode(_CODEC, "surrogateescape")
+    return text.encode("utf-8", "surrogateescape")
 
 
 def _decode(raw: bytes) -> str:
-    return raw.decode(_CODEC, "surrogateescape")
+    """A variable's name or a HOSTNAME value, for matching and messages."""
+    return raw.decode("utf-8", "surrogateescape")
 
 
-def _registry_variables(environ: Mapping[str, str]) -> tuple[dict[bytes, bytes], list[bytes]]:
-    """The environment as bytes (os.environ's own dict, not a copy) and the ``IMGPKG_REGISTRY_*`` names in it."""
+def decode_value(name: str, raw: bytes) -> str:
+    """A credential variable's value: UTF-8 whatever the locale, as Go clients read the answer."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise HelperError(f"{name} is not valid UTF-8 (byte {err.start}); set it as UTF-8 text") from None
+
+
+def _registry_variables(environ: Mapping[str, str]) -> tuple[Mapping[bytes, bytes], list[bytes]]:
+    """The environment as bytes and the ``IMGPKG_REGISTRY_*`` names in it (only those are ever decoded)."""
     import os
 
     prefix = _encode(PREFIX)
-    data = getattr(environ, "_data", None) if environ is os.environ else None
-    if not isinstance(data, dict):
+    if environ is os.environ:
+        data: Mapping[bytes, bytes] = os.environb
+    else:
         data = {_encode(k): _encode(v) for k, v in environ.items() if k.startswith(PREFIX)}
     return data, [k for k in data if k.startswith(prefix)]
 
@@ -190,7 +199,7 @@ def _first_unknown(names: list[bytes]) -> bytes | None:
     return None
 
 
-def _hostnames(variables: dict[bytes, bytes], names: list[bytes]) -> dict[bytes | None, bytes]:
+def _hostnames(variables: Mapping[bytes, bytes], names: list[bytes]) -> dict[bytes | None, bytes]:
     """Suffix (None for the unsuffixed group) -> HOSTNAME value, undecoded; groups without one never match."""
     cut = len(_HOSTNAME) + 1
     return {

@@ -1,11 +1,12 @@
-"""Command line: argv, bounded stdin, and the protocol's stdout + exit-status contract. Only this module prints."""
+"""Command line: argv, bounded stdin, and the protocol's stdout + exit-status contract. The protocol's answers
+are written here and nowhere else (the debug trace and ``configure`` write to stderr/stdout themselves)."""
 
 from __future__ import annotations
 
 import os
 import sys
 
-from . import DISTRIBUTION, PROGRAM, __version__
+from . import PROGRAM, __version__
 from .errors import HelperError, NotFound
 
 USAGE = f"Usage: {PROGRAM} <store|get|erase|list|version>"
@@ -54,37 +55,58 @@ def read_stdin(limit: int) -> bytes:
 
 def run(action: str) -> str:
     """Perform one protocol action and return what goes to stdout."""
+    from .chain import Chain
     from .protocol import MAX_INPUT_BYTES
 
     environ = os.environ
     if action == "list":
-        from .chain import Chain
         from .protocol import encode_list
 
-        return encode_list(Chain(environ).list())
+        return encode_list(Chain(environ, delegate=False).list())
     data = read_stdin(MAX_INPUT_BYTES)
     if action == "get":
-        from .chain import Chain
         from .protocol import decode_server_url, encode_get
 
         return encode_get(Chain(environ).get(decode_server_url(data)))
+    chain = Chain(environ)
     if action == "store":
-        from .actions import store
         from .protocol import decode_store
 
-        store(environ, decode_store(data))
+        chain.store.save(decode_store(data), chain.trace)
         return ""
-    from .actions import erase
     from .protocol import decode_server_url
 
-    erase(environ, decode_server_url(data))
+    chain.store.erase(decode_server_url(data), chain.trace)
     return ""
 
 
+def _isolate() -> None:
+    """Run again as ``python -I -X utf8`` when Python's own environment could change the answer.
+
+    The console script starts as a plain ``python`` (pip writes its wrapper), so ``PYTHONPATH`` could shadow a
+    module we import, ``PYTHONINSPECT`` could leave an interpreter prompt after the answer, a non-UTF-8 locale
+    would decode the environment otherwise. Re-executing costs a whole start-up, so only when some ``PYTHON*``
+    variable is set or the locale is not UTF-8; the single-file binary is isolated from the start.
+    """
+    if sys.flags.isolated or getattr(sys, "frozen", False) or not sys.argv or not os.path.isabs(sys.argv[0]):
+        return
+    if sys.getfilesystemencoding() == "utf-8" and not any(name.startswith("PYTHON") for name in os.environ):
+        return
+    try:
+        os.execv(sys.executable, [sys.executable, "-I", "-X", "utf8", *sys.argv])
+    except OSError:
+        pass  # answer as we are rather than not at all
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        _isolate()
     args = sys.argv[1:] if argv is None else argv
     if sys.stderr is None:  # started with fd 2 closed: print(file=None) would put the trace on stdout
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    for stream in (sys.stdout, sys.stderr):  # the wire is UTF-8, whatever the locale says
+        if stream is not None and stream.encoding.replace("-", "").lower() != "utf8":
+            stream.reconfigure(encoding="utf-8", errors="backslashreplace")
     if args and args[0] == "configure":
         from .configure import main as configure
 
@@ -93,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         return _emit(USAGE + "\n", 1)
     action = args[0]
     if action in ("version", "--version", "-v"):
-        return _emit(f"{PROGRAM} ({DISTRIBUTION}) {__version__}\n", 0)
+        return _emit(f"{PROGRAM} ({PROGRAM}) {__version__}\n", 0)
     if action in ("--help", "-h"):
         return _emit(HELP, 0)
     if action not in ("get", "store", "erase", "list"):

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import sys
 
-from ..address import Target
-from ..answers import credentials_answer
-from ..errors import HelperError, NotFound
-from ..external import ProgramMissing, first_line, run_program
+from .. import PROGRAM
+from ..errors import HelperError
+from ..helper_json import credentials_answer, says_not_found
+from ..programs import ProgramMissing, run_program
 from ..protocol import Credentials
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from .base import Answer, Trace
+    from ..address import Target
+    from ..debug import Trace
+    from . import Answer
 
 KNOWN = ("aks", "ecr", "gke", "github")
 IAAS_ORDER = ("gke", "ecr", "aks", "github")
@@ -63,22 +65,25 @@ def active_keychains(environ: Mapping[str, str]) -> list[str]:
 
 
 class KeychainSource:
-    def __init__(self, environ: Mapping[str, str]) -> None:
+    """``delegate=False`` (for ``list``) never runs the cloud helpers: they may be slow or ask the network."""
+
+    def __init__(self, environ: Mapping[str, str], *, delegate: bool = True) -> None:
         self.environ = environ
         self.names = active_keychains(environ)
+        self.delegate = delegate
 
-    def get(self, address: str, target: Target, trace: Trace, *, delegate: bool = True) -> Answer:
+    def get(self, target: Target, trace: Trace) -> Answer:
         host = target.host
         for name in self.names:
             if name == "github":
-                creds = self._github(address, host)
+                creds = self._github(target.key, host)
                 if creds is not None:
                     trace(f"keychain github: GITHUB_TOKEN answers ghcr.io (username {creds.username!r}, secret ***)")
                     return creds
                 continue
-            if not delegate or not PROVIDER_HOSTS[name](host):
+            if not self.delegate or not PROVIDER_HOSTS[name](host):
                 continue
-            creds = self._delegate(name, address, host, trace)
+            creds = self._delegate(name, host, trace)
             if creds is not None:
                 return creds
         return None
@@ -92,22 +97,22 @@ class KeychainSource:
             return None
         return Credentials(address, self.environ.get("GITHUB_ACTOR", "") or "unset", token)
 
-    def _delegate(self, name: str, address: str, host: str, trace: Trace) -> Credentials | None:
+    def _delegate(self, name: str, host: str, trace: Trace) -> Credentials | None:
         program = PROGRAMS[name]
         role = f"keychain {name}"
         try:
             reply = run_program(program, "get", host.encode(), role=role)
         except ProgramMissing as err:
-            print(f"docker-credential-imgpkg: note: {err}; skipping it", file=sys.stderr)
+            print(f"{PROGRAM}: note: {err}; skipping it", file=sys.stderr)
             return None
         if reply.returncode != 0:
-            if reply.stdout == str(NotFound()):
+            if says_not_found(reply.stdout):
                 trace(f"{role}: {program} has no credentials for {host}")
                 return None
-            raise HelperError(f"{role}: {program} failed: {first_line(reply.stdout) or f'exit {reply.returncode}'}")
+            raise HelperError(reply.failure(f"{role}: {program}", "get"))
         answer = credentials_answer(reply.stdout, f"{role}: {program}")
         if answer is None:
             trace(f"{role}: {program} answered empty credentials for {host}")
             return None
         trace(f"{role}: {program} answers {host} (username {answer[0]!r}, secret ***)")
-        return Credentials(address, *answer)
+        return Credentials(host, *answer)

@@ -1,11 +1,13 @@
-"""Where ``store`` keeps secrets: the 4-method interface every backend implements, and backend selection.
+"""Where ``store`` keeps secrets: the 4-method interface every backend implements, and choosing one.
 
-Keys handed to a backend are already normalised (``helper.address.store_key``), so every client's
-spelling of a registry lands on one entry whatever the backend.
+Keys handed to a backend are already normalised (``address.store_key``), so every client's spelling of a
+registry lands on one entry whatever the backend. Read-only mode is not a backend's concern: the store
+(``sources.store.Store``) decides it once and never calls ``add``/``delete`` then.
 """
 
 from __future__ import annotations
 
+from ..errors import HelperError
 from ..protocol import Credentials
 
 TYPE_CHECKING = False
@@ -32,6 +34,16 @@ class Backend(Protocol):
         """Every stored key mapped to its username."""
 
 
+def store_path(environ: Mapping[str, str]) -> str:
+    """``$DOCKER_CREDENTIAL_IMGPKG_STORE``, else ``credentials.json`` in the helper's config directory."""
+    import os
+
+    from ..settings import config_dir
+
+    explicit = environ.get("DOCKER_CREDENTIAL_IMGPKG_STORE", "")
+    return explicit or os.path.join(config_dir(environ), "credentials.json")
+
+
 def select_backend(environ: Mapping[str, str]) -> Backend:
     """``DOCKER_CREDENTIAL_IMGPKG_BACKEND``, else the settings file's ``backend``: ``file`` (the default) or
     ``helper:NAME`` (another credential helper, ``docker-credential-NAME``, keeps the secrets)."""
@@ -41,15 +53,14 @@ def select_backend(environ: Mapping[str, str]) -> Backend:
     if spec == "file":
         from .file import FileBackend
 
-        return FileBackend.from_environment(environ)
+        return FileBackend(store_path(environ))
     kind, sep, name = spec.partition(":")
     if kind != "helper" or not sep:
-        from ..errors import HelperError
-
         raise HelperError(
             f"{origin}: unknown backend {spec!r}; use file (the default) or helper:NAME "
             "(keeps secrets in docker-credential-NAME, e.g. helper:pass)"
         )
-    from .program import ProgramBackend
+    from .program import ProgramBackend, check_backend_name
 
-    return ProgramBackend.from_environment(name.strip(), origin, environ)
+    check_backend_name(name.strip(), origin, environ)
+    return ProgramBackend(name.strip(), origin)

@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import os
 
-from ..address import Target
 from ..authfile import AuthIndex, decode_entry
 from ..errors import HelperError
-from ..files import read_small_file
+from ..safe_files import load_json_object, read_small_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from .base import Answer, Trace
+    from ..address import Target
+    from ..debug import Trace
+    from . import Answer
+
+MAX_CONFIG_BYTES = 16 << 20
+INLINE_VAR = "DOCKER_AUTH_CONFIG"
 
 
 def docker_config_path(environ: Mapping[str, str]) -> str:
@@ -27,32 +31,35 @@ def docker_config_path(environ: Mapping[str, str]) -> str:
 class DockerConfigSource:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
-        self._indexes: list[tuple[str, AuthIndex]] | None = None
+        self._indexes: list[tuple[str, AuthIndex | HelperError]] | None = None
         self._absent = ""  # the config file's path when it does not exist, for the debug trace
 
-    def indexes(self) -> list[tuple[str, AuthIndex]]:
-        """(description, index) for DOCKER_AUTH_CONFIG and the config file, in lookup order; read lazily."""
+    def indexes(self) -> list[tuple[str, AuthIndex | HelperError]]:
+        """(description, index or why it is unusable) for DOCKER_AUTH_CONFIG and the config file, in lookup
+        order; read on first use."""
         if self._indexes is None:
-            found = []
-            inline = self.environ.get("DOCKER_AUTH_CONFIG", "")
+            found: list[tuple[str, AuthIndex | HelperError]] = []
+            inline = _inline_config(self.environ)
             if inline.strip():
-                found.append(("DOCKER_AUTH_CONFIG", _auths_of(inline.encode("utf-8"), "DOCKER_AUTH_CONFIG")))
+                found.append((INLINE_VAR, _index(inline, INLINE_VAR)))
             path = docker_config_path(self.environ)
             data = read_small_file(path, MAX_CONFIG_BYTES, f"docker config {path}")
             if data is not None:
-                found.append((path, _auths_of(data, f"docker config {path}")))
+                found.append((path, _index(data, f"docker config {path}")))
             else:
                 self._absent = path
-            self._indexes = [(where, AuthIndex(auths)) for where, auths in found]
+            self._indexes = found
         return self._indexes
 
-    def get(self, address: str, target: Target, trace: Trace) -> Answer:
+    def get(self, target: Target, trace: Trace) -> Answer:
         for where, index in self.indexes():
-            key = index.find(address, target)
+            if isinstance(index, HelperError):
+                raise index
+            key = index.find(target)
             if key is None:
-                trace(f"docker config: {where} has no entry for {address}")
+                trace(f"docker config: {where} has no entry for {target.key}")
                 continue
-            creds = decode_entry(address, index.auths[key], f"{where}, entry {key!r}")
+            creds = decode_entry(target.key, index.auths[key], f"{where}, entry {key!r}")
             if creds is None:
                 trace(f"docker config: {where} entry {key!r} is a placeholder (credentials live in a helper)")
                 continue
@@ -64,28 +71,26 @@ class DockerConfigSource:
 
     def list_keys(self) -> list[str]:
         keys: list[str] = []
-        for _, index in self.indexes():
-            keys.extend(index.normal_keys())
+        for _where, index in self.indexes():
+            if not isinstance(index, HelperError):  # get of any key says why; list just leaves it out
+                keys.extend(index.normal_keys())
         return keys
 
 
-MAX_CONFIG_BYTES = 16 << 20
+def _inline_config(environ: Mapping[str, str]) -> bytes:
+    if environ is os.environ:
+        return os.environb.get(INLINE_VAR.encode(), b"")
+    return environ.get(INLINE_VAR, "").encode("utf-8", "surrogateescape")
 
 
-def _auths_of(data: bytes, where: str) -> dict[str, object]:
-    import json
-
-    if not data.strip():
-        return {}
+def _index(data: bytes, where: str) -> AuthIndex | HelperError:
     try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError):
-        raise HelperError(f"{where}: not valid JSON") from None
-    if not isinstance(doc, dict):
-        raise HelperError(f"{where}: expected a JSON object")
+        doc = load_json_object(data, where)
+    except HelperError as err:
+        return err
     auths = next((v for k, v in doc.items() if k.lower() == "auths"), None)
     if auths is None:
-        return {}
+        return AuthIndex({})
     if not isinstance(auths, dict):
-        raise HelperError(f'{where}: "auths" must be a JSON object')
-    return auths
+        return HelperError(f'{where}: "auths" must be a JSON object')
+    return AuthIndex(auths)

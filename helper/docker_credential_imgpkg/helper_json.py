@@ -1,4 +1,4 @@
-"""Another credential helper's answers: the JSON that ``get`` and ``list`` print, decoded and checked.
+"""Another credential helper's answers: the JSON that ``get`` and ``list`` print, and its not-found.
 
 Every helper answers with a flat JSON object of strings. Decoding that here saves importing ``json``
 (~2 ms of start-up, paid on every delegated or backend lookup); anything else goes to ``json``, so the
@@ -7,7 +7,13 @@ result is always exactly ``json.loads``'s.
 
 from __future__ import annotations
 
-from .errors import HelperError
+from .errors import NOT_FOUND_MESSAGE, HelperError
+
+
+def says_not_found(stdout: str) -> bool:
+    """Whether a failed run's stdout is the protocol's not-found (the only output of another helper we read
+    on failure)."""
+    return stdout.strip() == NOT_FOUND_MESSAGE
 
 
 def credentials_answer(text: str, who: str) -> tuple[str, str] | None:

@@ -21,21 +21,21 @@ import difflib
 import json
 import os
 import re
-import shutil
 import stat
 import sys
-import tempfile
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import PROGRAM
-from .address import HUB_ALIASES
+from . import HELPER_NAME, PROGRAM
+from .address import HUB_ALIASES, HUB_KEY
+from .errors import HelperError
+from .programs import find_program
+from .safe_files import load_json_object, write_atomically
 from .sources.dockerconfig import docker_config_path as docker_config_file
 
-HELPER_SUFFIX = "imgpkg"  # clients run "docker-credential-" + this
-HUB_KEYS = ("https://index.docker.io/v1/", "docker.io")  # what docker / what skopeo+podman look up for Hub
+HUB_KEYS = (HUB_KEY, "docker.io")  # what docker / what skopeo+podman look up for Hub
 _HOST_RE = re.compile(r"^(?:\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?)(?::[0-9]{1,5})?$")
 _SECRET_FIELD_RE = re.compile(r'("(?:auth|password|identitytoken|registrytoken)"\s*:\s*)"[^"]*"', re.IGNORECASE)
 
@@ -118,18 +118,10 @@ def load(path: Path) -> ConfigFile:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ConfigureError(f"refusing to edit {path}: it is not UTF-8 text; fix or move it first") from None
-    if not text.strip():
-        return ConfigFile(path, target, text, {})  # docker treats an empty config.json as {}
-    try:
-        data = json.loads(text)
-    except ValueError as err:
-        # The message names a position only: the file may hold credentials.
-        raise ConfigureError(
-            f"refusing to edit {path}: it is not valid JSON ({err.msg} at line {err.lineno} column {err.colno}); "
-            "fix or move it first"
-        ) from None
-    if not isinstance(data, dict):
-        raise ConfigureError(f"refusing to edit {path}: expected a JSON object at the top level")
+    try:  # docker treats an empty config.json as {}
+        data = load_json_object(text.encode("utf-8"), f"refusing to edit {path}", hint="; fix or move it first")
+    except HelperError as err:
+        raise ConfigureError(str(err)) from None
     return ConfigFile(path, target, text, data)
 
 
@@ -161,7 +153,7 @@ def _mkdirs(directory: Path) -> None:
 
 
 def write_atomic(config: ConfigFile, text: str) -> None:
-    """Replace ``config.target`` with ``text``: same directory temp file, fsync, rename; mode kept or 0600."""
+    """Replace ``config.target`` with ``text`` atomically, keeping its mode and owner (new files: 0600)."""
     target = config.target
     _mkdirs(target.parent)
     try:
@@ -169,32 +161,9 @@ def write_atomic(config: ConfigFile, text: str) -> None:
         mode, owner = stat.S_IMODE(st.st_mode), (st.st_uid, st.st_gid)
     except FileNotFoundError:
         mode, owner = 0o600, None
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fchmod(out.fileno(), mode)
-            if owner is not None and owner != (os.getuid(), os.getgid()) and os.getuid() == 0:
-                os.fchown(out.fileno(), *owner)
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+    if owner == (os.getuid(), os.getgid()) or os.getuid() != 0:
+        owner = None  # only root can give a file away, and only a file that was someone else's needs it
+    write_atomically(str(target), text.encode("utf-8"), mode=mode, owner=owner)
 
 
 def redacted_diff(path: Path, before: str | None, after: str) -> str:
@@ -228,12 +197,12 @@ def _set_cred_helpers(data: dict, keys: Sequence[str], path: Path, plan: Plan) -
         raise ConfigureError(f'refusing to edit {path}: "credHelpers" is not a JSON object')
     for key in keys:
         current = helpers.get(key)
-        if current == HELPER_SUFFIX:
+        if current == HELPER_NAME:
             continue
         if current is not None:
-            plan.warnings.append(f"credHelpers[{key!r}] was {current!r}; it now names {HELPER_SUFFIX!r}")
-        helpers[key] = HELPER_SUFFIX
-        plan.notes.append(f"credHelpers[{key!r}] = {HELPER_SUFFIX!r}")
+            plan.warnings.append(f"credHelpers[{key!r}] was {current!r}; it now names {HELPER_NAME!r}")
+        helpers[key] = HELPER_NAME
+        plan.notes.append(f"credHelpers[{key!r}] = {HELPER_NAME!r}")
     data["credHelpers"] = helpers
 
 
@@ -247,25 +216,24 @@ def plan_docker(config: ConfigFile, registries: Sequence[str], keep_store: bool 
     current = data.get("credsStore")
     if current is not None and not isinstance(current, str):
         raise ConfigureError(f'refusing to edit {config.path}: "credsStore" is not a string')
-    previous = current if current and current != HELPER_SUFFIX else None
+    previous = current if current and current != HELPER_NAME else None
     if registries:
         _set_cred_helpers(data, credhelper_keys_for(registries), config.path, plan)
         plan.keep = previous if keep_store else None  # credsStore stays; keep it underneath only if asked
         return plan
-    if current != HELPER_SUFFIX:
+    if current != HELPER_NAME:
         if previous and keep_store is not False:
             plan.keep = previous
         elif previous:
             plan.warnings.append(f"credsStore was {current!r}: docker will no longer read credentials kept there")
-        data["credsStore"] = HELPER_SUFFIX
-        plan.notes.append(f"credsStore = {HELPER_SUFFIX!r}")
+        data["credsStore"] = HELPER_NAME
+        plan.notes.append(f"credsStore = {HELPER_NAME!r}")
     return plan
 
 
 def plan_backend(settings: ConfigFile, store: str, origin: str) -> Plan:
     """This helper's settings with ``backend`` = ``helper:<store>``: what docker kept there stays reachable."""
     from .backends.program import check_backend_name
-    from .errors import HelperError
 
     try:
         check_backend_name(store, origin, {})
@@ -369,7 +337,7 @@ def _plan_keep_store(plan: Plan, path: Path, environ: os._Environ[str]) -> tuple
     assert store is not None
     settings = load(Path(settings_path(environ)))
     backend = plan_backend(settings, store, f"credsStore {store!r} in {path}")
-    if shutil.which(f"docker-credential-{store}") is None:
+    if _on_path(f"docker-credential-{store}") is None:
         plan.warnings.append(
             f"docker-credential-{store} is not on PATH: the credentials it kept stay unreachable until it is"
         )
@@ -431,9 +399,16 @@ def main(args: list[str]) -> int:
         print(f"{kept[0].path}: " + "; ".join(kept[2].notes))
     if plan.notes or not config.exists:
         print(f"{path}: " + ("; ".join(plan.notes) if plan.notes else "created"))
-    if shutil.which(PROGRAM) is None:
+    if _on_path(PROGRAM) is None:
         print(
             f"warning: {PROGRAM} is not on PATH; clients will fail with 'executable file not found' until it is",
             file=sys.stderr,
         )
     return 0
+
+
+def _on_path(name: str) -> str | None:
+    try:
+        return find_program(name)
+    except HelperError:
+        return None

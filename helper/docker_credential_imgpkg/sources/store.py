@@ -1,0 +1,95 @@
+"""The helper's own store: what ``docker login`` kept through us. One object owns it: the lookup source
+(``get``/``list_keys``), the ``store``/``erase`` verbs, the choice of backend and read-only mode, all decided
+once, here."""
+
+from __future__ import annotations
+
+from ..address import parse_target
+from ..errors import HelperError
+from ..protocol import Credentials
+from ..settings import READONLY_VAR, env_flag
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from ..address import Target
+    from ..backends import Backend
+    from ..debug import Trace
+    from . import Answer
+
+
+class Store:
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.readonly = env_flag(environ, READONLY_VAR)
+        self._backend: Backend | None = None
+
+    @property
+    def backend(self) -> Backend:
+        """Chosen on first use: a lookup the environment answers never reads the settings file."""
+        if self._backend is None:
+            from ..backends import select_backend
+
+            self._backend = select_backend(self.environ)
+        return self._backend
+
+    # --- the lookup source ------------------------------------------------------------------------------------
+
+    def get(self, target: Target, trace: Trace) -> Answer:
+        """The repository's own entry, the nearest enclosing namespace's, the registry's; for a bare host with
+        none of these, the first namespaced entry of that host (docker's fallback)."""
+        backend = self.backend
+        key = target.key
+        creds = backend.get(key)
+        if creds is None and not target.web_login_key:
+            listed = self._listing(trace) if len(target.segments) > 1 or not target.segments else {}
+            key = target.enclosing_namespace(listed) or ""
+            if not key and target.segments:
+                key = target.host_key
+            elif not key:
+                key = target.namespaced_fallback(listed) or ""
+                if key:
+                    trace(f"store: no entry for the registry itself; namespaced entry {key!r} answers")
+            creds = backend.get(key) if key else None
+        if creds is None:
+            trace(f"store: no entry for {target.key!r} or any namespace above it")
+            return None
+        trace(f"store: entry {key!r} answers (username {creds.username!r}, secret ***)")
+        return creds
+
+    def _listing(self, trace: Trace) -> dict[str, str]:
+        try:
+            return self.backend.list()
+        except HelperError as err:  # a backend helper that cannot list still answers get, as it does for docker
+            trace(f"store: cannot list other entries: {err}")
+            return {}
+
+    def list_keys(self) -> list[str]:
+        return list(self.backend.list())
+
+    # --- the store and erase verbs ----------------------------------------------------------------------------
+
+    def save(self, creds: Credentials, trace: Trace) -> None:
+        """Keep ``creds`` under the normal form of its server address (one entry for every spelling)."""
+        target = parse_target(creds.server_url)
+        if not target.host:
+            raise HelperError(f"store: server URL {creds.server_url!r} names no registry host")
+        key = target.key
+        if self.readonly:
+            from ..authfile import encode_entry
+
+            encode_entry(creds)  # what could not be stored is refused all the same
+            trace(f"store {creds.server_url!r} as {key!r}: read-only mode ({READONLY_VAR}), nothing persisted")
+            return
+        self.backend.add(Credentials(key, creds.username, creds.secret))
+        trace(f"store {creds.server_url!r} as {key!r} (username {creds.username!r}, secret ***)")
+
+    def erase(self, address: str, trace: Trace) -> None:
+        """Remove exactly the entry for ``address`` (never a fallback); absent is success."""
+        key = parse_target(address).key
+        if self.readonly:
+            trace(f"erase {address!r}: read-only mode ({READONLY_VAR}), nothing changed")
+            return
+        removed = self.backend.delete(key)
+        trace(f"erase {address!r}: entry {key!r} " + ("removed" if removed else "not present (nothing to do)"))

@@ -1,1 +1,0 @@
-"""Credential sources, one module each, consulted in order by ``helper.chain``."""

@@ -127,3 +127,9 @@ def parse_target(address: str) -> Target:
 def store_key(address: str) -> str:
     """The one key every spelling of a server is stored under."""
     return parse_target(address).key
+
+
+def match_key(target: Target) -> str:
+    """``target`` as the kubelet's ``matchImages`` writes a registry or repository (Docker Hub as ``docker.io``)."""
+    name, port = split_port(target.host)
+    return ("docker.io" if name == HUB_HOST else name) + (":" + port if port else "") + target.path

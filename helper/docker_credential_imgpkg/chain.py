@@ -17,14 +17,14 @@ from __future__ import annotations
 from .address import parse_target
 from .debug import Trace
 from .errors import HelperError, NotFound
-from .protocol import Credentials
-from .sources import STOP
+from .sources import STOP, Match
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from .address import Target
+    from .protocol import Credentials
     from .sources import Source
     from .sources.store import Store
 
@@ -63,6 +63,10 @@ class Chain:
 
     def get(self, address: str) -> Credentials:
         """Credentials for ``address`` or NotFound; a configuration error raises HelperError."""
+        return self.lookup(address).credentials
+
+    def lookup(self, address: str) -> Match:
+        """What answers ``address`` and with what, or NotFound; a configuration error raises HelperError."""
         target = parse_target(address)
         trace = self.trace
         trace(f"get {address!r}: registry {target.host!r}, repository path {target.path or '(none)'!r}")
@@ -75,8 +79,9 @@ class Chain:
             if answer is STOP:
                 break
             if answer is not None:
-                assert isinstance(answer, Credentials)
-                return answer.with_server(address)
+                assert isinstance(answer, Match)
+                answer.credentials = answer.credentials.with_server(address)
+                return answer
         trace(f"get {address!r}: not found")
         raise NotFound()
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import os
 
+from ..address import match_key, parse_target
 from ..authfile import AuthIndex, decode_entry
 from ..errors import HelperError
 from ..safe_files import load_json_object, read_small_file
+from . import Match
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -64,7 +66,8 @@ class DockerConfigSource:
                 trace(f"docker config: {where} entry {key!r} is a placeholder (credentials live in a helper)")
                 continue
             trace(f"docker config: {where} entry {key!r} answers (username {creds.username!r}, secret ***)")
-            return creds
+            pattern = match_key(parse_target(key))
+            return Match(creds, "docker", f"{where}, entry {key!r}", pattern, per_repository="/" in pattern)
         if self._absent:
             trace(f"docker config: {self._absent} does not exist")
         return None

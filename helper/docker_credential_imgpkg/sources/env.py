@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..address import HUB_ALIASES, HUB_HOST, HUB_KEY, Target
 from ..errors import HelperError
 from ..protocol import TOKEN_USERNAME, Credentials
-from . import STOP
+from . import STOP, Match
 from .env_hostnames import HostPattern, parse_host_pattern, quick_host
 
 TYPE_CHECKING = False
@@ -133,7 +133,8 @@ class EnvSource:
             trace(f"env: {entry.label} matches but carries no credentials: anonymous, lookup stops")
             return STOP
         trace(f"env: {entry.label} matches (username {creds.username!r}, secret ***)")
-        return creds
+        pattern = entry.parsed()
+        return Match(creds, "env", entry.label, pattern.match_key, per_repository=bool(pattern.path))
 
     def list_keys(self) -> list[str]:
         """Plain-host entries (no glob, no path), keyed as ``get`` expects them."""

@@ -26,6 +26,12 @@ class HostPattern:
         return self.host + (":" + self.port if self.port else "") + self.path
 
     @property
+    def match_key(self) -> str:
+        """The entry as the kubelet's ``matchImages`` writes it (Docker Hub as ``docker.io``)."""
+        host = "docker.io" if self.host == HUB_HOST else self.host
+        return host + (":" + self.port if self.port else "") + self.path
+
+    @property
     def is_plain_host(self) -> bool:
         return "*" not in self.host and not self.path
 

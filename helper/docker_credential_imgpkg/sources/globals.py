@@ -5,9 +5,10 @@ They apply to every registry asked, exactly as in imgpkg (see the README's warni
 
 from __future__ import annotations
 
+from ..address import match_key
 from ..errors import HelperError
 from ..protocol import Credentials
-from . import STOP
+from . import STOP, Match
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,7 +29,8 @@ class GlobalSource:
     def get(self, target: Target, trace: Trace) -> Answer:
         if self.username:
             trace(f"globals: IMGPKG_USERNAME set (username {self.username!r}, secret ***), applies to every registry")
-            return Credentials(target.key, self.username, self.password)
+            creds = Credentials(target.key, self.username, self.password)
+            return Match(creds, "globals", "IMGPKG_USERNAME", match_key(target))
         if self.token:
             raise HelperError(
                 "IMGPKG_TOKEN is a registry (bearer) token, which the credential-helper protocol cannot carry; "

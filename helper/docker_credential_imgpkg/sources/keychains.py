@@ -13,6 +13,7 @@ from ..errors import HelperError
 from ..helper_json import credentials_answer, says_not_found
 from ..programs import ProgramMissing, run_program
 from ..protocol import Credentials
+from . import Match
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -79,13 +80,14 @@ class KeychainSource:
                 creds = self._github(target.key, host)
                 if creds is not None:
                     trace(f"keychain github: GITHUB_TOKEN answers ghcr.io (username {creds.username!r}, secret ***)")
-                    return creds
+                    return Match(creds, "keychains", "IMGPKG_ACTIVE_KEYCHAINS=github (GITHUB_TOKEN)", "ghcr.io")
                 continue
             if not self.delegate or not PROVIDER_HOSTS[name](host):
                 continue
             creds = self._delegate(name, host, trace)
             if creds is not None:
-                return creds
+                entry = f"IMGPKG_ACTIVE_KEYCHAINS={name} ({PROGRAMS[name]})"
+                return Match(creds, "keychains", entry, host, short_lived=True)
         return None
 
     def list_keys(self) -> list[str]:

@@ -4,10 +4,11 @@ once, here."""
 
 from __future__ import annotations
 
-from ..address import parse_target
+from ..address import match_key, parse_target
 from ..errors import HelperError
 from ..protocol import Credentials
 from ..settings import READONLY_VAR, env_flag
+from . import Match
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -56,7 +57,9 @@ class Store:
             trace(f"store: no entry for {target.key!r} or any namespace above it")
             return None
         trace(f"store: entry {key!r} answers (username {creds.username!r}, secret ***)")
-        return creds
+        where = getattr(self.backend, "path", "") or getattr(self.backend, "program", "")
+        pattern = match_key(parse_target(key))
+        return Match(creds, "store", f"{where}, entry {key!r}", pattern, per_repository="/" in pattern)
 
     def _listing(self, trace: Trace) -> dict[str, str]:
         try:

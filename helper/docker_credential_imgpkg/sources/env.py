@@ -145,6 +145,10 @@ class EnvSource:
                 keys.append(HUB_KEY if pattern.host == HUB_HOST and not pattern.port else pattern.key)
         return keys
 
+    def patterns(self) -> list[str]:
+        """Every entry as the kubelet's ``matchImages`` writes it (globs and paths kept), in environment order."""
+        return [self._entry(suffix).parsed().match_key for suffix in self._hostnames]
+
 
 _PLAIN_HOST = b"abcdefghijklmnopqrstuvwxyz0123456789.-"  # what bytes.translate deletes: left over = unusual
 _HUB_ALIASES = frozenset(a.encode() for a in HUB_ALIASES)

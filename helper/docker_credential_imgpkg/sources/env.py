@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..address import HUB_ALIASES, HUB_HOST, HUB_KEY, Target
+from ..address import HUB_ALIASES, HUB_HOST, HUB_KEY, Target, split_port
 from ..errors import HelperError
 from ..protocol import TOKEN_USERNAME, Credentials
 from . import STOP, Match
@@ -115,17 +115,24 @@ class EnvSource:
             entry = self._entries[suffix] = EnvEntry(None if suffix is None else _decode(suffix), self.variables)
         return entry
 
-    def match(self, target: Target) -> EnvEntry | None:
-        """The winning entry for ``target`` (imgpkg's reverse key order, ties broken deterministically)."""
+    def _candidates(self, target: Target) -> list[EnvEntry]:
+        """Entries whose host could match ``target`` (same host[:port] or a glob), not yet checked."""
         wanted = _encode(target.host)
         suffixes = [s for s, v in self._hostnames.items() if v == wanted]
         suffixes += self._by_host.get(target.host, []) + self._globbed
-        candidates = [e for e in map(self._entry, suffixes) if e.parsed().matches(target)]
+        return list(map(self._entry, suffixes))
+
+    def match(self, target: Target) -> EnvEntry | None:
+        """The winning entry for ``target`` (imgpkg's reverse key order, ties broken deterministically)."""
+        candidates = [e for e in self._candidates(target) if e.parsed().matches(target)]
         return max(candidates, key=lambda e: e.rank, default=None)
 
     def get(self, target: Target, trace: Trace) -> Answer:
         entry = self.match(target)
+        if entry is None and not target.segments and not target.web_login_key:
+            return self._host_only(target, trace)
         if entry is None:
+            self._trace_passed_over(target, trace)
             trace(f"env: no IMGPKG_REGISTRY_HOSTNAME* matches {target.host}{target.path}")
             return None
         creds = entry.credentials(target.key)
@@ -135,6 +142,44 @@ class EnvSource:
         trace(f"env: {entry.label} matches (username {creds.username!r}, secret ***)")
         pattern = entry.parsed()
         return Match(creds, "env", entry.label, pattern.match_key, per_repository=bool(pattern.path))
+
+    def _host_only(self, target: Target, trace: Trace) -> Answer:
+        """A client that sends only the host (docker, skopeo, podman, buildah) cannot name a repository: when
+        every path-scoped entry of that host carries the same credentials, those answer; otherwise none does."""
+        scoped = [e for e in self._candidates(target) if e.parsed().path and e.parsed().matches_host(target)]
+        if not scoped:
+            self._trace_passed_over(target, trace)
+            trace(f"env: no IMGPKG_REGISTRY_HOSTNAME* matches {target.host}")
+            return None
+        scoped.sort(key=lambda e: e.rank, reverse=True)
+        answers = [e.credentials(target.key) for e in scoped]
+        labels = ", ".join(e.label for e in scoped)
+        first = answers[0]
+        if first is None or any(a != first for a in answers[1:]):
+            trace(
+                f"env: the client sent only the host {target.host}; the entries scoped to its repositories "
+                f"({labels}) carry different credentials, so none answers"
+            )
+            return None
+        trace(
+            f"env: the client sent only the host {target.host}; every entry scoped to its repositories ({labels}) "
+            f"carries the same credentials (username {first.username!r}, secret ***), so they answer"
+        )
+        return Match(first, "env", labels, scoped[0].parsed().match_key.partition("/")[0])
+
+    def _trace_passed_over(self, target: Target, trace: Trace) -> None:
+        """Say why each entry of the same host name (any port) or glob does not answer (debug and explain)."""
+        if not trace:
+            return
+        name = split_port(target.host)[0]
+        for suffix in self._hostnames:
+            entry = self._entry(suffix)
+            pattern = entry.parsed()
+            if pattern.host != name and "*" not in pattern.host:
+                continue
+            why = pattern.mismatch(target)
+            if why is not None:
+                trace(f"env: {entry.label} passed over: {why}")
 
     def list_keys(self) -> list[str]:
         """Plain-host entries (no glob, no path), keyed as ``get`` expects them."""

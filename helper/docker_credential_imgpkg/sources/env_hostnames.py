@@ -36,21 +36,36 @@ class HostPattern:
         return "*" not in self.host and not self.path
 
     def matches(self, target: Target) -> bool:
+        return self.mismatch(target) is None
+
+    def matches_host(self, target: Target) -> bool:
+        """Whether the host, port and glob labels match, whatever the path."""
+        return self.mismatch(target, ignore_path=True) is None
+
+    def mismatch(self, target: Target, *, ignore_path: bool = False) -> str | None:
+        """Why this entry does not answer ``target`` (None when it does), in words for ``explain``."""
         if not self.host:
-            return False
+            return "names no host"
         name, port = split_port(target.host)
-        if port != self.port:
-            return False
         labels = name.split(".")
         globs = self.host.split(".")
-        if len(labels) != len(globs):
-            return False
-        if not all(_glob_label(g, lab) for g, lab in zip(globs, labels, strict=True)):
-            return False
-        if not self.path or _path_under(target.path, self.path):
-            return True
+        if "*" in self.host:
+            if len(labels) != len(globs):
+                return f"a glob matches one label per label: {len(globs)} labels here, {len(labels)} in {name}"
+            if not all(_glob_label(g, lab) for g, lab in zip(globs, labels, strict=True)):
+                return f"the glob does not match {name}"
+        elif self.host != name:
+            return f"another host ({self.host})"
+        if port != self.port:
+            return f"port {self.port or '(none)'} here, {port or '(none)'} asked"
+        if ignore_path or not self.path or _path_under(target.path, self.path):
+            return None
         # A single name on Docker Hub is also the official image library/<name> (docker.io/ubuntu).
-        return name == HUB_HOST and self.path.count("/") == 1 and _path_under(target.path, "/library" + self.path)
+        if name == HUB_HOST and self.path.count("/") == 1 and _path_under(target.path, "/library" + self.path):
+            return None
+        if not target.segments:
+            return f"scoped to the repository path {self.path}; the client sent only the host"
+        return f"scoped to the repository path {self.path}, which does not contain {target.path}"
 
 
 def _path_under(path: str, prefix: str) -> bool:

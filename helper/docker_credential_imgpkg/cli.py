@@ -1,5 +1,5 @@
 """Command line: argv, bounded stdin, and the protocol's stdout + exit-status contract. The protocol's answers
-are written here and nowhere else (the debug trace and ``configure`` write to stderr/stdout themselves)."""
+are written here and nowhere else (the debug trace, ``configure`` and ``explain`` write their own output)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ write the server address to its standard input; it answers on standard output.
   {PROGRAM} version               print the version
   {PROGRAM} configure docker|containers [--registry HOST ...] [--dry-run]
                                   point docker / skopeo / podman at this helper
+  {PROGRAM} explain [--json] [ADDRESS ...]
+                                  which source answers each spelling of an address, and why (no secrets)
+  {PROGRAM} kubelet               a kubelet image credential provider (configure kubelet --config FILE)
 
 Credentials come from imgpkg's IMGPKG_REGISTRY_* variables first, then IMGPKG_ACTIVE_KEYCHAINS,
 IMGPKG_USERNAME/IMGPKG_PASSWORD, this helper's store and docker's config.json.
@@ -111,6 +114,14 @@ def main(argv: list[str] | None = None) -> int:
         from .configure import main as configure
 
         return configure(args[1:])
+    if args and args[0] == "explain":
+        from .explain import main as explain
+
+        return explain(args[1:])
+    if args and args[0] == "kubelet":  # the kubelet's image credential provider protocol
+        from .kubelet import main as kubelet
+
+        return kubelet(args[1:])
     if len(args) != 1:
         return _emit(USAGE + "\n", 1)
     action = args[0]

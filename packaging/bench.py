@@ -29,6 +29,10 @@ LARGE_OVER_EMPTY = 1.2
 PASS_HIT = "get, helper:pass store hit"  # the layer over pass adds no more than the helper's own store hit:
 LARGE_ENV = "version, with the large case's environment (control)"
 FILE_HIT = "get, file store hit"  # the same lookup, answered from the helper's own file
+# Where .ci/install-go-clients.sh puts Go programs (a peer installed with `go install` is looked for there too).
+GOBIN = os.environ.get("DOCKER_CREDENTIAL_IMGPKG_GOBIN") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "docker-credential-imgpkg-e2e", "gobin"
+)
 
 
 class Case:
@@ -247,6 +251,18 @@ def bench(args: argparse.Namespace, work: str, cleanup: list) -> int:
             cases.append(Case(label, [found, *verb], base_env, get_in))
         else:
             skipped.append(f"{label} (not installed; Debian package {package})")
+    # isometry's docker-credential-env answers the same lookup from DOCKER_<host>_USR/_PSW.
+    env_peer = shutil.which("docker-credential-env", path=os.pathsep.join([GOBIN, "/usr/local/bin", "/usr/bin"]))
+    if env_peer:
+        host_var = "DOCKER_" + HOST.replace("-", "_").replace(".", "_")
+        env_hit = dict(base_env, **{f"{host_var}_USR": "bench", f"{host_var}_PSW": "bench-secret"})
+        cases.append(Case("peer `docker-credential-env get` (isometry, env hit)", [env_peer, "get"], env_hit, get_in))
+    else:
+        skipped.append(
+            "peer `docker-credential-env get` (isometry; not installed: `go install "
+            "github.com/isometry/docker-credential-env@VERSION` into $GOBIN — the module proxy reachable here serves "
+            "no version of it)"
+        )
 
     floor = cases[0]
     for case in cases[1:]:  # peers answer "not found" with exit 1 by design: only the helper's answers are checked

@@ -295,7 +295,7 @@ def _parser() -> argparse.ArgumentParser:
         prog=f"{PROGRAM} configure",
         description="Set clients up to use this helper. Edits only the keys it owns; --dry-run shows the diff.",
     )
-    sub = parser.add_subparsers(dest="client", metavar="{docker,containers}")
+    sub = parser.add_subparsers(dest="client", metavar="{docker,containers,kubelet}")
     docker = sub.add_parser(
         "docker",
         help="docker CLI, docker-py, crane: credsStore, or credHelpers for --registry hosts",
@@ -326,6 +326,9 @@ def _parser() -> argparse.ArgumentParser:
         '("helper:NAME" in ${XDG_CONFIG_HOME:-~/.config}/docker-credential-imgpkg/config.json) so what it stores '
         "stays in use. Default: on when credsStore is replaced, off with --registry",
     )
+    from .configure_kubelet import add_parser as add_kubelet
+
+    add_kubelet(sub)
     return parser
 
 
@@ -355,8 +358,12 @@ def main(args: list[str]) -> int:
         return int(exit_.code or 0)
     if opts.client is None:
         parser.print_usage(sys.stderr)
-        print(f"{PROGRAM} configure: name a client: docker or containers", file=sys.stderr)
+        print(f"{PROGRAM} configure: name a client: docker, containers or kubelet", file=sys.stderr)
         return 2
+    if opts.client == "kubelet":
+        from .configure_kubelet import run as configure_kubelet
+
+        return configure_kubelet(opts, os.environ)
     if opts.client == "containers" and not opts.registry:
         print(
             f"{PROGRAM} configure containers: give at least one --registry HOST "

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Build the single executable twice from this tree and compare: the version it reports and its file list must
-# be identical (they are what "the same build" means to a user); identical bytes are reported, not required.
+# Build the single executable twice from this tree and compare. Fails unless the two files are byte-identical
+# (same sha256). When they differ, it also reports whether the version and file list (what a user sees) still
+# match, and where the bytes first differ, to point at the cause. The tree must not change while it runs: an
+# edit between the two builds is a difference too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,12 +21,17 @@ for n in 1 2; do
   describe "$scratch/build$n" "$n" >"$scratch/describe$n"
 done
 
-if ! diff -u "$scratch/describe1" "$scratch/describe2"; then
-  echo "check-reproducible: two builds differ in version or file list" >&2
-  exit 1
+sum1=$(sha256sum <"$scratch/build1" | cut -d' ' -f1)
+sum2=$(sha256sum <"$scratch/build2" | cut -d' ' -f1)
+if [ "$sum1" = "$sum2" ]; then
+  echo "check-reproducible: two builds are byte-identical (sha256 $sum1)"
+  exit 0
 fi
-if cmp -s "$scratch/build1" "$scratch/build2"; then
-  echo "check-reproducible: two builds are byte-identical ($(sha256sum <"$scratch/build1" | cut -c1-16)…)"
+echo "check-reproducible: FAILED: two builds differ in bytes (sha256 $sum1 vs $sum2)" >&2
+if diff -u "$scratch/describe1" "$scratch/describe2" >&2; then
+  echo "check-reproducible: same version and file list ($(grep -c '' "$scratch/describe1") lines)" >&2
 else
-  echo "check-reproducible: same version and file list ($(grep -c '' "$scratch/describe1") lines); bytes differ"
+  echo "check-reproducible: they also differ in version or file list (diff above)" >&2
 fi
+cmp "$scratch/build1" "$scratch/build2" >&2 || true
+exit 1

@@ -83,7 +83,7 @@ mkdir -p dist
 # --- 3. checks -------------------------------------------------------------------------------------------
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-expected=$(PYTHONPATH="$PWD" "$VENV/bin/python" -s packaging/entry.py version)
+expected=$(PYTHONPATH="$PWD/helper" "$VENV/bin/python" -s packaging/entry.py version)
 got=$(env -i PATH=/usr/bin:/bin HOME="$scratch" "$OUT" version)
 if [ "$got" != "$expected" ]; then
   say "version mismatch: binary says '$got', the package says '$expected'"

@@ -7,7 +7,7 @@
  *   miss:    unpack into a private mkdtemp() directory beside it, fsync, rename() into place (atomic: a
  *            directory of that name is always complete), then as above
  *   unsafe:  if the cache path cannot be trusted or written, unpack into a private mkdtemp() directory under
- *            $TMPDIR or /tmp, run the program as a child, and remove the directory when it exits
+ *            $TMPDIR, /tmp, /var/tmp or /dev/shm, run the program as a child, and remove the directory when it exits
  *
  * Trusted means: every directory on the resolved path is owned by root or by the effective user and is not
  * writable by group or others unless it is sticky (like /tmp), and the last two (.../docker-credential-imgpkg
@@ -31,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -220,21 +219,10 @@ static int mkdirs_for(char *path, size_t base_len) {
 }
 
 static int copy_range(int out, uint64_t off, uint64_t size) {
-    off_t pos = (off_t)off;
-    while (size) {
-        ssize_t n = sendfile(out, self_fd, &pos, size > (1u << 30) ? (1u << 30) : (size_t)size);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EINVAL || errno == ENOSYS))
-            break; /* fall back to read/write */
-        if (n <= 0)
-            return -1;
-        size -= (uint64_t)n;
-    }
     char buf[1 << 16];
     while (size) {
         size_t want = size > sizeof buf ? sizeof buf : (size_t)size;
-        if (read_full(self_fd, buf, want, pos) < 0)
+        if (read_full(self_fd, buf, want, (off_t)off) < 0)
             return -1;
         for (size_t done = 0; done < want;) {
             ssize_t w = write(out, buf + done, want - done);
@@ -244,7 +232,7 @@ static int copy_range(int out, uint64_t off, uint64_t size) {
                 return -1;
             done += (size_t)w;
         }
-        pos += (off_t)want, size -= want;
+        off += want, size -= want;
     }
     return 0;
 }
@@ -414,11 +402,10 @@ static void forward_signal(int sig) {
 
 /* Fallback: a fresh private directory for this run only, removed afterwards. */
 static int run_private(char **argv) {
-    static const char *candidates[] = {NULL, "/tmp", "/var/tmp", "/dev/shm"};
-    char tmp[PATH_MAX], real[PATH_MAX];
     const char *tmpdir = secure_getenv("TMPDIR");
+    const char *candidates[] = {tmpdir && tmpdir[0] == '/' ? tmpdir : NULL, "/tmp", "/var/tmp", "/dev/shm"};
+    char tmp[PATH_MAX], real[PATH_MAX];
     int made = 0, err = 0;
-    candidates[0] = tmpdir && tmpdir[0] == '/' ? tmpdir : NULL;
     for (size_t i = 0; i < sizeof candidates / sizeof candidates[0] && !made; i++) {
         if (!candidates[i] || !realpath(candidates[i], real) || !path_trusted(real, 0))
             continue;

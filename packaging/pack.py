@@ -31,8 +31,7 @@ def collect(bundle: str) -> list[tuple[str, int, str]]:
     """(relative path, kind, absolute path) for every file and symlink under ``bundle``, sorted."""
     found = []
     for top, dirs, files in os.walk(bundle, followlinks=False):
-        dirs.sort()
-        for name in sorted(files + [d for d in dirs if os.path.islink(os.path.join(top, d))]):
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(top, d))]:
             full = os.path.join(top, name)
             rel = os.path.relpath(full, bundle)
             if os.path.islink(full):
@@ -81,8 +80,8 @@ def build(launcher: str, bundle: str, label: str, output: str) -> str:
     return key
 
 
-def read(path: str) -> tuple[str, str, list[tuple[int, int, str]]]:
-    """label, key and (kind|mode, size, name) entries of a packed file."""
+def read(path: str) -> tuple[str, str, list[tuple[int, int, int, str]]]:
+    """label, key and (kind, mode, size, name) entries of a packed file."""
     with open(path, "rb") as f:
         f.seek(-TRAILER.size, os.SEEK_END)
         magic, index_offset, index_size, count, _, label, key = TRAILER.unpack(f.read(TRAILER.size))

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install what `make e2e` needs: a real registry, real clients, openssl/htpasswd, docker-py.
+# Install what `make e2e` needs: a real registry, real clients, openssl/htpasswd, docker-py, and the Go clients
+# (crane, imgpkg, regctl, oras, helm, BuildKit) built by .ci/install-go-clients.sh.
 # Idempotent: does nothing when everything is already there. Run as root (CI runs as root).
 set -euo pipefail
 
@@ -17,6 +18,7 @@ declare -A PACKAGES=(
     [htpasswd]=apache2-utils
     [openssl]=openssl
     [curl]=curl
+    [runc]=runc                         # BuildKit's OCI worker (buildkitd is built by install-go-clients.sh)
 )
 missing=()
 for cmd in "${!PACKAGES[@]}"; do
@@ -41,7 +43,18 @@ if ! "$PYTHON" -c 'import docker' >/dev/null 2>&1; then
     "$PYTHON" -m pip install -q 'docker>=7'
 fi
 
-for cmd in docker-registry skopeo podman htpasswd openssl docker; do
+# The Go clients: pinned releases built from the Go module proxy into a cache directory (see the script). Without
+# Go a developer's e2e run skips those tests and says why; CI must have them all.
+if command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ]; then
+    bash .ci/install-go-clients.sh
+elif [ -n "${CI:-}" ]; then
+    echo "install-e2e: no Go toolchain: the Go clients (crane, imgpkg, regctl, oras, helm, BuildKit) cannot be built" >&2
+    exit 1
+else
+    echo "install-e2e: no Go toolchain: skipping the Go clients (their e2e tests will skip)" >&2
+fi
+
+for cmd in docker-registry skopeo podman htpasswd openssl docker runc; do
     command -v "$cmd" >/dev/null 2>&1 || { echo "install-e2e: $cmd still missing" >&2; exit 1; }
 done
 echo "install-e2e: ok ($(docker --version 2>/dev/null | head -1); $(skopeo --version); $(podman --version))"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -20,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from common import stop_pid
 
-# The e2e suite's registries and isolated clients, for the client flows in test_backend_clients.py.
-from e2e.conftest import clients, e2e_root, helper_bin, http_image, http_registry, oci_image  # noqa: F401
+# The client flows in test_backend_clients.py use the e2e suite's registries and isolated clients: fixtures of
+# the plugin e2e.fixtures, which tests/conftest.py registers for every suite.
 
 PASS_TOOLS = ("pass", "gpg", "gpg-agent", "gpg-connect-agent", "docker-credential-pass")
 SECRETSERVICE_TOOLS = ("dbus-daemon", "gnome-keyring-daemon", "docker-credential-secretservice")
@@ -37,29 +37,6 @@ def require(tools: tuple[str, ...]) -> None:
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
-
-
-def wait_gone(pid: int, timeout: float = 10) -> None:
-    """Wait until ``pid`` has exited (a zombie left for init to reap counts as exited)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            return
-        if state in ("Z", "X"):
-            return
-        time.sleep(0.02)
-    os.kill(pid, signal.SIGKILL)
-
-
-def stop(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    wait_gone(pid)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -103,7 +80,7 @@ def gpg_home() -> Iterator[GpgHome]:
         fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
         yield GpgHome(home, fingerprint, pid)
     finally:
-        stop(pid)
+        stop_pid(pid)
         shutil.rmtree(home, ignore_errors=True)
 
 

@@ -10,7 +10,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import Helper
+from common import Helper
 
 from .conftest import PassStore
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import NOT_FOUND, Helper
+from common import NOT_FOUND, Helper
 
 from .conftest import PassStore, SecretService
 

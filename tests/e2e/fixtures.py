@@ -1,4 +1,5 @@
-"""Fixtures for the end-to-end suite: registries, the test image, the program under test, isolated clients.
+"""Fixtures for the end-to-end suites (tests/e2e, tests/backend): registries, the test image, the program under
+test, isolated clients. A pytest plugin, registered by tests/conftest.py (``pytest_plugins``).
 
 Registries live for the whole session (starting them costs ~0.3 s each, pushing the image once per repository
 is cheap); every test gets its own :class:`Clients` world under pytest's ``tmp_path`` (with ``transcript.log``,
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from common import program_under_test
 
 from .support import (
     PASSWORD,
@@ -23,7 +25,6 @@ from .support import (
     Clients,
     Registry,
     TokenServer,
-    helper_program,
     make_tls,
     write_oci_layout,
 )
@@ -74,7 +75,7 @@ def e2e_root(request: pytest.FixtureRequest) -> Iterator[Path]:
 def helper_bin() -> Path:
     """The program under test: ``$HELPER_BIN`` (e.g. the onefile binary) or the console script on PATH."""
     try:
-        return helper_program()
+        return program_under_test()
     except RuntimeError as err:
         pytest.fail(str(err))
 

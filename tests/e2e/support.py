@@ -19,11 +19,9 @@ import platform
 import secrets
 import shlex
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
-import sys
 import tarfile
 import tempfile
 import threading
@@ -36,10 +34,11 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-HELPER_NAME = "docker-credential-imgpkg"
+from common import NOT_FOUND, PROGRAM_NAME, stop_pid
+
+HELPER_NAME = PROGRAM_NAME  # what clients run, found through PATH
 USER = "testuser"
 PASSWORD = "testpass"
-NOT_FOUND = "credentials not found in native keychain"
 
 # Variables a test must never inherit: they would point a client or the helper at the developer's own setup.
 _STRIPPED_PREFIXES = ("IMGPKG_", "DOCKER_")
@@ -57,30 +56,6 @@ _STRIPPED_NAMES = (
     "HOME",
     "TMPDIR",
 )
-
-
-# --------------------------------------------------------------------------------------------------------------
-# the program under test
-
-
-def helper_program() -> Path:
-    """``$HELPER_BIN`` if set, else the ``docker-credential-imgpkg`` console script (as tests/conftest.py)."""
-    chosen = os.environ.get("HELPER_BIN")
-    if chosen:
-        path = Path(chosen).expanduser()
-        if not path.is_absolute():
-            path = (Path.cwd() / path).resolve()
-        if not (path.is_file() and os.access(path, os.X_OK)):
-            raise RuntimeError(f"HELPER_BIN={chosen!r} is not an executable file")
-        return path
-    # The console script of the interpreter running the tests (make e2e does not activate .venv), then PATH.
-    beside = Path(sys.executable).parent / HELPER_NAME
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return beside
-    found = shutil.which(HELPER_NAME)
-    if found:
-        return Path(found).absolute()
-    raise RuntimeError(f"{HELPER_NAME} is not installed beside {sys.executable} nor on PATH; set HELPER_BIN")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -138,25 +113,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def stop_pid(pid: int, timeout: float = 10) -> None:
-    """SIGTERM one process we started (by its id), SIGKILL if it lingers."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if done:
-            return
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -733,7 +689,7 @@ class Clients:
         """The helper's ``get`` answer as a dict, ``None`` for not-found; anything else fails the test."""
         result = self.helper("get", server, env=env)
         if result.returncode != 0:
-            assert result.stdout.strip() == NOT_FOUND, result.describe()
+            assert result.stdout == NOT_FOUND, result.describe()
             return None
         return json.loads(result.stdout)
 

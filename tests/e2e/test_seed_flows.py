@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import IDENTITY_TOKEN
+from .fixtures import IDENTITY_TOKEN
 from .support import PASSWORD, USER, Clients, Registry, TokenServer, denied, tls_args
 
 pytestmark = pytest.mark.e2e

@@ -9,9 +9,10 @@ Every secret drawn is ``S3CR3T`` + 8 hex digits + an awkward middle (quotes, bac
 + ``Z3CR3T``; the check rejects either marker anywhere in error or debug text, so even a leaked prefix or
 suffix of a secret fails.
 
-Two runners: :class:`InProcess` calls ``helper.cli.main`` with stdin, stdout, stderr, os.environ and the
-working directory swapped (fast: thousands of cases a minute); :class:`Subprocess` runs the real program,
-with fake ``docker-credential-gcr``/``-ecr-login``/``-acr-env`` helpers on PATH that log their argv and stdin.
+Two runners: :class:`InProcess` calls ``docker_credential_imgpkg.cli.main`` with stdin, stdout, stderr,
+os.environ and the working directory swapped (fast: thousands of cases a minute); :class:`Subprocess` runs the
+real program, with fake ``docker-credential-gcr``/``-ecr-login``/``-acr-env`` helpers on PATH that log their
+argv and stdin.
 """
 
 from __future__ import annotations
@@ -238,7 +239,8 @@ class Counter:
 
 
 class InProcess:
-    """``helper.cli.main`` in this process: stdin from a memfd, stdout/stderr captured, os.environ swapped."""
+    """``docker_credential_imgpkg.cli.main`` in this process: stdin from a memfd, stdout/stderr captured,
+    os.environ swapped."""
 
     name = "in-process"
 
@@ -246,7 +248,7 @@ class InProcess:
         self.search_path = search_path
 
     def __call__(self, argv: list[str], stdin: bytes, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
-        from helper import cli
+        from docker_credential_imgpkg import cli
 
         fd = (
             os.memfd_create("stdin")

@@ -15,8 +15,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common import NOT_FOUND
+
 from .support import (
-    NOT_FOUND,
     Batch,
     auth_entry,
     check_outcome,

@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-NOT_FOUND = "credentials not found in native keychain\n"
 TEMP_MARK = ".tmp-"
 # Every secret the suites make starts with the first marker (fuzzed ones also end with the second), and no
 # username, address or variable name ever contains one: any marker in error or debug text is a leak, even of

@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
+from common import NOT_FOUND
 
 from .support import (
-    NOT_FOUND,
     auth_entry,
     b64,
     check_outcome,
@@ -512,8 +512,8 @@ def decode_store(path: Path) -> dict[str, tuple[str, str]]:
 def test_writes_name_the_temp_file_only_once_it_is_complete(tmp_path, monkeypatch):
     """The data goes to an unnamed O_TMPFILE inode, linked into the directory only after fsync, so a writer
     killed mid-write leaves nothing; the named-temp fallback is for file systems without O_TMPFILE."""
-    from helper.backends import file as filestore
-    from helper.protocol import Credentials
+    from docker_credential_imgpkg.backends import file as filestore
+    from docker_credential_imgpkg.protocol import Credentials
 
     if not hasattr(os, "O_TMPFILE"):
         pytest.skip("no O_TMPFILE on this platform")
@@ -524,7 +524,7 @@ def test_writes_name_the_temp_file_only_once_it_is_complete(tmp_path, monkeypatc
         opened.append((str(path), flags))
         return real_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(filestore.os, "open", spy)
+    monkeypatch.setattr(os, "open", spy)
     store_dir = tmp_path / "store"
     store_dir.mkdir(mode=0o700)
     backend = filestore.FileBackend(str(store_dir / "credentials.json"))

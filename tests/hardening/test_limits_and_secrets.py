@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+from common import NOT_FOUND
 
-from .support import NOT_FOUND, auth_entry, check_outcome, store_payload
+from .support import auth_entry, check_outcome, store_payload
 
 LIMIT = 1 << 20
 SECRET = "S3CR3T-limits-51a7"
@@ -158,7 +159,7 @@ def test_delegated_helpers_get_input_on_stdin_never_in_argv(helper, fake_provide
 
 def test_run_program_passes_secrets_on_stdin_only(fake_provider, helper, monkeypatch):
     """The one function that runs other helpers (keychains, backends): a ``store`` payload goes on stdin."""
-    from helper.external import run_program
+    from docker_credential_imgpkg.programs import run_program
 
     monkeypatch.setenv("PATH", helper.env["PATH"])
     monkeypatch.setenv("FAKE_LOG", helper.env["FAKE_LOG"])
@@ -171,7 +172,7 @@ def test_run_program_passes_secrets_on_stdin_only(fake_provider, helper, monkeyp
 
 
 def test_unexpected_exceptions_print_type_and_place_never_their_text(monkeypatch, capsys):
-    from helper import cli
+    from docker_credential_imgpkg import cli
 
     def explode(action: str) -> str:
         raise ValueError(f"boom with {SECRET}")
@@ -184,7 +185,7 @@ def test_unexpected_exceptions_print_type_and_place_never_their_text(monkeypatch
 
 
 def test_credentials_repr_hides_the_secret():
-    from helper.protocol import Credentials
+    from docker_credential_imgpkg.protocol import Credentials
 
     assert SECRET not in repr(Credentials("a.io", "u", SECRET))
 
@@ -279,7 +280,7 @@ def test_directory_as_stdin_is_an_error(helper):
 
 
 def test_in_process_main_reads_a_directory_stdin_as_an_error(monkeypatch, capsys):
-    from helper import cli
+    from docker_credential_imgpkg import cli
 
     fd = os.open("/", os.O_RDONLY)
     try:

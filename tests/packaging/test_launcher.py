@@ -1,12 +1,17 @@
 """The single-file binary's own behaviour: where it unpacks, what it refuses to trust, and that it stays the
-program itself (argv, environment, exit status, signals). Needs `make binary`; the protocol suite is run
-against the same binary separately (HELPER_BIN=dist/docker-credential-imgpkg make test).
+program itself (argv, environment, exit status, signals). Runs against ``$HELPER_BIN``, else
+dist/docker-credential-imgpkg (`make binary`), and is skipped when there is no such binary. Part of every
+`make test`; ``HELPER_BIN=dist/docker-credential-imgpkg make test`` runs it together with the whole suite
+against the same binary, and alone:
 
-    python -m pytest packaging/tests
+    .venv/bin/python -m pytest -q tests/packaging
+
+(No ``__init__.py`` here: a package named ``packaging`` would clash with the library of that name.)
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -18,16 +23,37 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from common import NOT_FOUND
 
 ROOT = Path(__file__).resolve().parents[2]
 BINARY = Path(os.environ.get("HELPER_BIN") or ROOT / "dist" / "docker-credential-imgpkg").resolve()
 HOST = "launcher.example.test"
 ANSWER = f'{{"ServerURL":"{HOST}","Username":"u","Secret":"p"}}\n'
 
-sys.path.insert(0, str(ROOT / "packaging"))
-import pack  # noqa: E402
 
-pytestmark = pytest.mark.skipif(not BINARY.is_file(), reason=f"{BINARY} not built (make binary)")
+def _load_pack():
+    """packaging/pack.py (the bundle's reader), loaded from its file: packaging/ stays off sys.path, where its
+    modules would shadow any of the same name for the rest of the session."""
+    spec = importlib.util.spec_from_file_location("pack", ROOT / "packaging" / "pack.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+pack = _load_pack()
+
+
+def _is_script(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(2) == b"#!"
+
+
+pytestmark = [
+    pytest.mark.skipif(not BINARY.is_file(), reason=f"{BINARY} not built (make binary)"),
+    # HELPER_BIN may name the console script (the rest of the suite runs against either program)
+    pytest.mark.skipif(BINARY.is_file() and _is_script(BINARY), reason=f"{BINARY} is a script, not the launcher"),
+]
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create files owned by another user")
 NOBODY = 65534
 
@@ -170,7 +196,7 @@ def test_unwritable_cache_falls_back_to_a_private_temporary_directory(env):
 
 def test_exit_status_and_output_are_the_programs(env):
     miss = run(env, "get", stdin="nothing-here.example.test")
-    assert (miss.returncode, miss.stdout) == (1, "credentials not found in native keychain\n")
+    assert (miss.returncode, miss.stdout) == (1, NOT_FOUND)
     usage = run(env, stdin="")
     assert usage.returncode == 1 and usage.stdout.startswith("Usage: docker-credential-imgpkg")
 
@@ -189,12 +215,11 @@ def test_signals_reach_the_program_and_its_status(env, cached):
 
 
 def test_version_matches_the_package(env):
-    sys.path.insert(0, str(ROOT))
-    import helper
+    from docker_credential_imgpkg import __version__
 
     result = run(env, "version", stdin="")
-    assert result.returncode == 0 and helper.__version__ in result.stdout
-    assert label_and_key()[0] == helper.__version__
+    assert result.returncode == 0 and __version__ in result.stdout
+    assert label_and_key()[0] == __version__
 
 
 @pytest.mark.parametrize("library_path", [None, "/opt/lib"])
@@ -215,7 +240,7 @@ def test_programs_the_helper_starts_get_the_clients_environment(env, tmp_path, l
     if library_path:
         env["LD_LIBRARY_PATH"] = library_path
     result = run(env, "get", stdin="elsewhere.example.test")
-    assert (result.returncode, result.stdout) == (1, "credentials not found in native keychain\n"), result.stderr
+    assert (result.returncode, result.stdout) == (1, NOT_FOUND), result.stderr
     seen = json.loads(dump.read_text())
     assert not [k for k in seen if k.startswith("_PYI_") or k == "LD_LIBRARY_PATH_ORIG"]
     assert seen.get("LD_LIBRARY_PATH") == library_path

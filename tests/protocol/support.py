@@ -9,7 +9,8 @@ import stat
 import sys
 from pathlib import Path
 
-NOT_FOUND = "credentials not found in native keychain\n"
+from common import NOT_FOUND
+
 NO_SERVER_URL = "no credentials server URL\n"
 NO_USERNAME = "no credentials username\n"
 HUB = "https://index.docker.io/v1/"

@@ -7,8 +7,9 @@ import re
 import subprocess
 
 import pytest
+from common import NOT_FOUND
 
-from .support import NO_SERVER_URL, NOT_FOUND, answer, assert_creds, assert_not_found
+from .support import NO_SERVER_URL, answer, assert_creds, assert_not_found
 
 USAGE = "Usage: docker-credential-imgpkg <store|get|erase|list|version>\n"
 VERSION_RE = re.compile(r"docker-credential-imgpkg \(docker-credential-imgpkg\) (\d+\.\d+\.\d+\S*)\n")
@@ -56,6 +57,12 @@ def test_no_action_or_extra_args_print_usage(helper, args):
 def test_unknown_action(helper, action):
     result = helper.run(action)
     assert (result.returncode, result.stdout) == (1, f"docker-credential-imgpkg: unknown action: {action}\n")
+
+
+def test_cli_dispatches_configure(helper):
+    result = helper.run("configure", "docker")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(helper.docker_config_path.read_text()) == {"credsStore": "imgpkg"}
 
 
 def _run_with_open_stdin(helper, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

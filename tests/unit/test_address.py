@@ -1,22 +1,14 @@
-"""Pure unit tests of ``helper.address`` (the subprocess suite in tests/protocol is the contract; this pins pieces)."""
+"""Pure unit tests of client addresses (``address``) and imgpkg's hostname patterns (``sources.env_hostnames``);
+the subprocess suite in tests/protocol is the contract, this pins pieces."""
 
 from __future__ import annotations
 
 import pytest
+from docker_credential_imgpkg.address import HUB_KEY, canonical_host, parse_target, split_port, store_key
+from docker_credential_imgpkg.errors import HelperError
+from docker_credential_imgpkg.sources.env_hostnames import parse_host_pattern, quick_host
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from helper.address import (
-    HUB_KEY,
-    canonical_host,
-    is_hub_token_key,
-    parse_host_pattern,
-    parse_target,
-    quick_host,
-    split_port,
-    store_key,
-)
-from helper.errors import HelperError
 
 
 @pytest.mark.parametrize(
@@ -84,9 +76,10 @@ def test_store_key(address, key):
 
 
 def test_hub_token_keys_are_verbatim_only():
-    assert is_hub_token_key("https://index.docker.io/v1/access-token")
-    assert not is_hub_token_key("docker.io/v1/access-token")
-    assert not is_hub_token_key("https://index.docker.io/v1/")
+    key = "https://index.docker.io/v1/access-token"
+    assert parse_target(key).web_login_key == key
+    assert not parse_target("docker.io/v1/access-token").web_login_key
+    assert not parse_target("https://index.docker.io/v1/").web_login_key
 
 
 @pytest.mark.parametrize(

@@ -1,18 +1,16 @@
-"""``configure``: client config files edited atomically, minimally, idempotently; unparseable files refused."""
+"""``configure``, in process: client config files edited atomically, minimally, idempotently; unparseable files
+refused. (That the program dispatches ``configure`` is in tests/protocol/test_cli.py.)"""
 
 from __future__ import annotations
 
 import json
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-from helper import configure
-from helper.configure import ConfigureError, credhelper_keys
+from docker_credential_imgpkg import configure
+from docker_credential_imgpkg.configure import ConfigureError, credhelper_keys
 
 HUB = ["https://index.docker.io/v1/", "docker.io"]
 
@@ -246,7 +244,7 @@ def test_failed_replace_leaves_the_original_and_no_temp_file(env: Path, monkeypa
     def boom(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(configure.os, "replace", boom)
+    monkeypatch.setattr(os, "replace", boom)
     assert run("docker") == 1
     assert path.read_text() == '{"auths": {}}'
     assert sorted(p.name for p in path.parent.iterdir()) == ["config.json"]
@@ -320,17 +318,3 @@ def test_usage_errors_exit_2(env: Path, args: list[str], capsys) -> None:
 def test_help_exits_0(env: Path, capsys) -> None:
     assert run("docker", "--help") == 0
     assert "--dry-run" in capsys.readouterr().out
-
-
-def test_cli_dispatches_configure(tmp_path: Path) -> None:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("IMGPKG_", "DOCKER_"))}
-    environ.update(HOME=str(tmp_path), DOCKER_CONFIG=str(tmp_path / "d"))
-    proc = subprocess.run(
-        [sys.executable, "-c", "import sys; from helper.cli import main; sys.exit(main())", "configure", "docker"],
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads((tmp_path / "d" / "config.json").read_text()) == {"credsStore": "imgpkg"}

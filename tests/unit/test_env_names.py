@@ -1,11 +1,11 @@
-"""The fast name check of ``helper.sources.env`` (counting over joined names) must agree with the plain rule."""
+"""The fast name check of ``docker_credential_imgpkg.sources.env`` (counting over joined names) must agree with
+the plain rule."""
 
 from __future__ import annotations
 
+from docker_credential_imgpkg.sources.env import _EXACT_NAMES, _SUFFIXED_PREFIXES, _first_unknown
 from hypothesis import given
 from hypothesis import strategies as st
-
-from helper.sources.env import _EXACT_NAMES, _SUFFIXED_PREFIXES, _first_unknown
 
 FIELDS = [b"HOSTNAME", b"USERNAME", b"PASSWORD", b"IDENTITY_TOKEN", b"REGISTRY_TOKEN", b"AZURE_CR_CONFIG", b"BOGUS"]
 names = st.builds(

@@ -1,0 +1,160 @@
+"""What every suite shares: the program under test and how to run it, its not-found answer, stopping a process.
+
+Imported as ``from common import ...``: tests/ has no ``__init__.py`` and holds the top conftest.py, so pytest
+(rootdir-based "prepend" import mode) puts tests/ on ``sys.path`` before it imports any test module. The suites'
+own helpers stay beside them (``protocol/support.py``, ``hardening/support.py``, ``e2e/support.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+PROGRAM_NAME = "docker-credential-imgpkg"
+NOT_FOUND = "credentials not found in native keychain\n"  # the whole stdout of a miss (exit status 1)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the program under test
+
+
+def program_under_test() -> Path:
+    """``$HELPER_BIN`` if set (the single executable, say), else the console script installed beside the test
+    interpreter (``make`` does not activate .venv), else the one on PATH. Raises RuntimeError if there is none."""
+    chosen = os.environ.get("HELPER_BIN")
+    if chosen:
+        path = Path(chosen).expanduser()
+        if not path.is_absolute():
+            path = (Path.cwd() / path).resolve()
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            raise RuntimeError(f"HELPER_BIN={chosen!r} is not an executable file")
+        return path
+    beside = Path(sys.executable).parent / PROGRAM_NAME
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return beside
+    found = shutil.which(PROGRAM_NAME)
+    if found:
+        return Path(found).absolute()
+    raise RuntimeError(
+        f"{PROGRAM_NAME} is not installed beside {sys.executable} nor on PATH; run `make install` or set HELPER_BIN"
+    )
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def json(self) -> object:
+        return json.loads(self.stdout)
+
+
+class Helper:
+    """Runs ``program`` as clients do, with an isolated home; ``env`` holds the variables every run gets
+    (nothing inherited but PATH). ``cache``: the XDG_CACHE_HOME the single executable unpacks into, if any."""
+
+    def __init__(self, root: Path, program: str, cache: str = "") -> None:
+        self.root = root
+        self.home = root / "home"
+        self.home.mkdir()
+        self.config_home = self.home / ".config"
+        self.docker_config_dir = root / "docker"
+        self.program = program
+        self.env: dict[str, str] = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.home),
+            "XDG_CONFIG_HOME": str(self.config_home),
+            "DOCKER_CONFIG": str(self.docker_config_dir),
+        }
+        if cache:
+            self.env["XDG_CACHE_HOME"] = cache
+
+    @property
+    def store_path(self) -> Path:
+        return self.config_home / "docker-credential-imgpkg" / "credentials.json"
+
+    @property
+    def docker_config_path(self) -> Path:
+        return self.docker_config_dir / "config.json"
+
+    def write_docker_config(self, doc: object) -> Path:
+        self.docker_config_dir.mkdir(exist_ok=True)
+        text = doc if isinstance(doc, str) else json.dumps(doc)
+        self.docker_config_path.write_text(text)
+        return self.docker_config_path
+
+    def run(
+        self, *args: str, stdin: bytes | str = b"", env: dict[str, str] | None = None, timeout: float = 30
+    ) -> Result:
+        data = stdin.encode() if isinstance(stdin, str) else stdin
+        proc = subprocess.run(
+            [self.program, *args],
+            input=data,
+            capture_output=True,
+            timeout=timeout,
+            env={**self.env, **(env or {})},
+        )
+        return Result(proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"))
+
+    def get(self, address: str, env: dict[str, str] | None = None) -> Result:
+        return self.run("get", stdin=address, env=env)
+
+    def store(self, server: str, username: str, secret: str, env: dict[str, str] | None = None) -> Result:
+        payload = json.dumps({"ServerURL": server, "Username": username, "Secret": secret}, separators=(",", ":"))
+        return self.run("store", stdin=payload + "\n", env=env)
+
+    def erase(self, address: str, env: dict[str, str] | None = None) -> Result:
+        return self.run("erase", stdin=address, env=env)
+
+    def list(self, env: dict[str, str] | None = None) -> Result:
+        return self.run("list", env=env)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# processes
+
+
+def _exited(pid: int) -> bool:
+    """Whether ``pid`` has exited: our child is reaped here; a daemon that detached from us (gpg-agent) counts as
+    exited once it is gone or a zombie left for init to reap."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done != 0
+    except ChildProcessError:
+        pass
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return True
+    return state in ("Z", "X")
+
+
+def stop_pid(pid: int, timeout: float = 10) -> None:
+    """SIGTERM one process we started (by its id) and wait until it has exited; SIGKILL if it lingers."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _exited(pid):
+            return
+        time.sleep(0.02)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass

@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     if sys.stderr is None:  # started with fd 2 closed: print(file=None) would put the trace on stdout
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
     for stream in (sys.stdout, sys.stderr):  # the wire is UTF-8, whatever the locale says
-        if stream is not None and stream.encoding.replace("-", "").lower() != "utf8":
+        encoding = getattr(stream, "encoding", None)
+        if encoding and encoding.replace("-", "").lower() != "utf8" and hasattr(stream, "reconfigure"):
             stream.reconfigure(encoding="utf-8", errors="backslashreplace")
     if args and args[0] == "configure":
         from .configure import main as configure

@@ -42,7 +42,7 @@ class Reply:
         """Why it failed, in our words: who, the exit status, and at most the first line of its stderr when that
         line cannot carry a secret (not JSON-like, not holding ``secret``). Its stdout is never quoted."""
         how = f"killed by signal {-self.returncode}" if self.returncode < 0 else f"exit status {self.returncode}"
-        line = self.stderr.strip().partition("\n")[0].strip()[:200]
+        line = self.stderr.strip().partition("\n")[0].strip()[:500]
         if not line or "{" in line or '"' in line or (secret and secret in line):
             return f"{who}: {verb} failed ({how})"
         return f"{who}: {verb} failed ({how}): {line}"

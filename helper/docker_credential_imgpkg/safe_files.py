@@ -55,7 +55,7 @@ def read_small_file(
 
 def not_a_file(mode: int) -> str:
     if stat.S_ISDIR(mode):
-        return "is a directory, not a file"
+        return "is a directory, not a regular file"
     if stat.S_ISFIFO(mode):
         return "is a FIFO (named pipe), not a regular file; refusing to read or replace it"
     if stat.S_ISSOCK(mode):

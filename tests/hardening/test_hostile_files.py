@@ -346,7 +346,9 @@ def test_stale_temp_files_are_removed_by_the_next_write(helper):
     assert decode_store(path) == {"example.com": ("alice", SECRET), "b.example": ("bob", "pw")}
     for name in stale:
         name.write_text("{}")
-    assert helper.erase("nothing.example").returncode == 0  # an erase that changes nothing cleans up too
+    assert helper.erase("nothing.example").returncode == 0  # changes nothing: takes no lock, touches nothing
+    assert len(temp_files(path.parent)) == 2
+    assert helper.erase("b.example").returncode == 0  # a write cleans up
     assert temp_files(path.parent) == []
 
 

@@ -57,9 +57,26 @@ def test_env_plain_host_entries_are_listed_by_normalised_host(helper, hostname, 
     assert answer(helper.get(key, env=env))["Username"] == "u0"
 
 
-@pytest.mark.parametrize("hostname", ["*.gcr.io", "gcr.io/proj", "docker.io/library/ubuntu", "*:5000", "gcr.io/v2", ""])
-def test_env_wildcard_and_path_entries_are_not_listed(helper, hostname):
+@pytest.mark.parametrize("hostname", ["*.gcr.io", "*:5000", ""])
+def test_env_wildcard_entries_are_not_listed(helper, hostname):
     assert listed(helper, env_entry("0", hostname, username="u0", password="p")) == {}
+
+
+@pytest.mark.parametrize(
+    ("hostname", "key"),
+    [("gcr.io/proj", "gcr.io"), ("docker.io/library/ubuntu", "https://index.docker.io/v1/"), ("gcr.io/v2", "gcr.io")],
+)
+def test_env_path_entries_list_their_registry_as_a_host_only_get_answers_it(helper, hostname, key):
+    env = env_entry("0", hostname, username="u0", password="p")
+    assert listed(helper, env) == {key: "u0"}
+    assert answer(helper.get(key, env=env))["Username"] == "u0"
+
+
+def test_env_path_entries_with_different_credentials_are_not_listed(helper):
+    env = env_entry("0", "gcr.io/a", username="u0", password="p") | env_entry(
+        "1", "gcr.io/b", username="u1", password="p"
+    )
+    assert listed(helper, env) == {}
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 PREFIX = "docker-credential-"
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-")
 _MAX_ANCESTORS = 64
+# Set in every backend's environment: a docker-credential-imgpkg that finds it was started as some helper's
+# backend, so choosing a helper backend itself would go round in a loop. Wrappers that reset the environment
+# (env -i, sudo) drop it; the process ancestry check below catches those.
+DEPTH_VAR = "DOCKER_CREDENTIAL_IMGPKG_DEPTH"
 
 
 def _identity(path: str) -> tuple[int, int] | None:
@@ -95,6 +99,12 @@ def check_backend_name(name: str, origin: str, environ: Mapping[str, str]) -> No
             f"{origin}: backend {spec} would run this helper again; name the store underneath it "
             "(helper:pass, helper:secretservice, …) or use file"
         )
+    depth = environ.get(DEPTH_VAR, "")
+    if depth:
+        raise HelperError(
+            f"{origin}: backend {spec} leads back to {PROGRAM}: this run was started as another "
+            f"helper's backend ({DEPTH_VAR}={depth}); a backend chain must end in a real store"
+        )
     own = _own_programs()
     found = find_program(PREFIX + name)
     if found is not None and _identity(found) in own:
@@ -125,7 +135,7 @@ class ProgramBackend:
 
     def _run(self, verb: str, data: bytes) -> Reply:
         try:
-            return run_program(self.program, verb, data, role=self.role)
+            return run_program(self.program, verb, data, role=self.role, extra_env={DEPTH_VAR: "1"})
         except ProgramMissing:
             chosen = f" (chosen by {self.origin})" if self.origin else ""
             raise HelperError(

@@ -74,9 +74,12 @@ class DockerConfigSource:
 
     def list_keys(self) -> list[str]:
         keys: list[str] = []
-        for _where, index in self.indexes():
-            if not isinstance(index, HelperError):  # get of any key says why; list just leaves it out
-                keys.extend(index.normal_keys())
+        for where, index in self.indexes():
+            if isinstance(index, HelperError):
+                if where == INLINE_VAR:  # a broken variable: list leaves it out (get says why)
+                    continue
+                raise index
+            keys.extend(index.normal_keys())
         return keys
 
 

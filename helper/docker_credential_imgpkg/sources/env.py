@@ -182,13 +182,15 @@ class EnvSource:
                 trace(f"env: {entry.label} passed over: {why}")
 
     def list_keys(self) -> list[str]:
-        """Plain-host entries (no glob, no path), keyed as ``get`` expects them."""
+        """The registries of entries without a glob, keyed as ``get`` expects them. A path-scoped entry offers its
+        registry too: ``list`` keeps it only if a host-only ``get`` answers (clients such as regctl ask a helper
+        only about the registries its ``list`` names)."""
         keys = []
         for suffix in self._hostnames:
             pattern = self._entry(suffix).parsed()
-            if pattern.is_plain_host:
-                keys.append(HUB_KEY if pattern.host == HUB_HOST and not pattern.port else pattern.key)
-        return keys
+            if "*" not in pattern.host:
+                keys.append(HUB_KEY if pattern.host == HUB_HOST and not pattern.port else pattern.host_key)
+        return list(dict.fromkeys(keys))
 
     def patterns(self) -> list[str]:
         """Every entry as the kubelet's ``matchImages`` writes it (globs and paths kept), in environment order."""

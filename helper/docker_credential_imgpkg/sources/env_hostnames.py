@@ -32,8 +32,9 @@ class HostPattern:
         return host + (":" + self.port if self.port else "") + self.path
 
     @property
-    def is_plain_host(self) -> bool:
-        return "*" not in self.host and not self.path
+    def host_key(self) -> str:
+        """``host[:port]`` without the path."""
+        return self.host + (":" + self.port if self.port else "")
 
     def matches(self, target: Target) -> bool:
         return self.mismatch(target) is None

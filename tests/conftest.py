@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+
 from common import Helper, program_under_test
 
 pytest_plugins = ("e2e.fixtures",)

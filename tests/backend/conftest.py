@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from common import stop_pid
 
 # The client flows in test_backend_clients.py use the e2e suite's registries and isolated clients: fixtures of

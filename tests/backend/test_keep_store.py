@@ -10,6 +10,7 @@ import stat
 from pathlib import Path
 
 import pytest
+
 from common import Helper
 
 from .conftest import PassStore

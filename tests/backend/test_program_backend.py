@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from common import NOT_FOUND, Helper
 
 from .conftest import PassStore, SecretService

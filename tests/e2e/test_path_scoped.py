@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+
 from common import NOT_FOUND
 
 from .fixtures import seed

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from common import NOT_FOUND
 
 from .support import (

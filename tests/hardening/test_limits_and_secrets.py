@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from common import NOT_FOUND
 
 from .support import auth_entry, check_outcome, store_payload

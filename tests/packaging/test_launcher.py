@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
 from common import NOT_FOUND
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,6 +7,7 @@ import re
 import subprocess
 
 import pytest
+
 from common import NOT_FOUND
 
 from .support import NO_SERVER_URL, answer, assert_creds, assert_not_found

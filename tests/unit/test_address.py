@@ -4,11 +4,12 @@ the subprocess suite in tests/protocol is the contract, this pins pieces."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from docker_credential_imgpkg.address import HUB_KEY, canonical_host, parse_target, split_port, store_key
 from docker_credential_imgpkg.errors import HelperError
 from docker_credential_imgpkg.sources.env_hostnames import parse_host_pattern, quick_host
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import stat
 from pathlib import Path
 
 import pytest
+
 from docker_credential_imgpkg import configure
 from docker_credential_imgpkg.configure import ConfigureError, credhelper_keys
 

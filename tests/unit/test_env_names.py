@@ -3,9 +3,10 @@ the plain rule."""
 
 from __future__ import annotations
 
-from docker_credential_imgpkg.sources.env import _EXACT_NAMES, _SUFFIXED_PREFIXES, _first_unknown
 from hypothesis import given
 from hypothesis import strategies as st
+
+from docker_credential_imgpkg.sources.env import _EXACT_NAMES, _SUFFIXED_PREFIXES, _first_unknown
 
 FIELDS = [b"HOSTNAME", b"USERNAME", b"PASSWORD", b"IDENTITY_TOKEN", b"REGISTRY_TOKEN", b"AZURE_CR_CONFIG", b"BOGUS"]
 names = st.builds(

@@ -11,9 +11,12 @@ parsed and looked up without ever building each of its prefixes.
 
 from __future__ import annotations
 
+from .errors import HelperError
+
 HUB_HOST = "index.docker.io"
 HUB_KEY = "https://index.docker.io/v1/"
 HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+HUB_DOMAIN = "docker.io"  # how image references (and the kubelet) name Docker Hub
 WEB_LOGIN_KEYS = frozenset({HUB_KEY + "access-token", HUB_KEY + "refresh-token"})
 
 TYPE_CHECKING = False
@@ -132,4 +135,47 @@ def store_key(address: str) -> str:
 def match_key(target: Target) -> str:
     """``target`` as the kubelet's ``matchImages`` writes a registry or repository (Docker Hub as ``docker.io``)."""
     name, port = split_port(target.host)
-    return ("docker.io" if name == HUB_HOST else name) + (":" + port if port else "") + target.path
+    return (HUB_DOMAIN if name == HUB_HOST else name) + (":" + port if port else "") + target.path
+
+
+# --- image references (the kubelet's requests, explain's arguments) -----------------------------------------
+
+
+class Image:
+    """An image reference as the kubelet sends it, and the repository the chain is asked for."""
+
+    __slots__ = ("address", "registry", "repository")
+
+    def __init__(self, repository: str, registry: str, address: str) -> None:
+        self.repository = repository  # as received, tag and digest removed: what the kubelet matches keys against
+        self.registry = registry  # its registry part as received ("" for a Docker Hub short name)
+        self.address = address  # host/path for Chain.lookup (Docker Hub spelled out, library/ added)
+
+
+def parse_image(image: str) -> Image:
+    """``host[:port]/path[:tag][@digest]`` or a Docker Hub short name, following the docker reference grammar:
+    the first component is a registry only when more follow and it holds ``.`` or ``:``, is ``localhost``, or
+    has capitals (a Docker Hub namespace never does)."""
+    if not image:
+        raise HelperError("the image reference is empty")
+    if any(c <= " " or c == "\x7f" for c in image):
+        raise HelperError(f"image {_quote(image)} is not an image reference (it holds spaces or controls)")
+    name, at, digest = image.partition("@")
+    if at and not digest:
+        raise HelperError(f"image {_quote(image)} has an empty digest")
+    slash, colon = name.rfind("/"), name.rfind(":")
+    if colon > slash:
+        name = name[:colon]  # the tag
+    parts = name.split("/")
+    if not all(parts) or "://" in image:
+        raise HelperError(f"image {_quote(image)} is not an image reference")
+    first = parts[0]
+    if len(parts) > 1 and ("." in first or ":" in first or first == "localhost" or first != first.lower()):
+        return Image(name, first, name)
+    path = parts if len(parts) > 1 else ["library", *parts]
+    return Image(name, "", HUB_DOMAIN + "/" + "/".join(path))
+
+
+def _quote(text: str, limit: int = 200) -> str:
+    """A value in a message: quoted, control characters escaped, long values cut."""
+    return repr(text[:limit]) + ("..." if len(text) > limit else "")

@@ -12,7 +12,7 @@ import os
 import sys
 
 from . import HELPER_NAME, PROGRAM
-from .address import HUB_HOST, HUB_KEY, parse_target
+from .address import HUB_HOST, HUB_KEY, parse_image, parse_target
 from .chain import Chain
 from .debug import Trace
 from .errors import HelperError, NotFound
@@ -42,6 +42,20 @@ class Recorder(Trace):
 
     def __call__(self, message: str) -> None:
         self.lines.append(message)
+
+
+def as_address(argument: str) -> str:
+    """What to look up for an argument: a URL or ``host[:port]`` as clients send it, or an image reference
+    (``nginx``, ``reg.example.com:5000/team/app:1``: tag and digest dropped, Docker Hub spelled out)."""
+    if "://" in argument:
+        return argument
+    first = argument.partition("/")[0]
+    if "/" not in argument and ("." in first or ":" in first or first == "localhost"):
+        return argument  # a registry
+    try:
+        return parse_image(argument).address
+    except HelperError:
+        return argument
 
 
 def client_forms(target: Target) -> list[tuple[str, str]]:
@@ -215,7 +229,7 @@ def explain(environ: Mapping[str, str], addresses: list[str]) -> dict[str, objec
             errors.append(str(err))
     targets, reports = [], []
     for address in addresses:
-        target = parse_target(address)
+        target = parse_target(as_address(address))
         targets.append(target)
         forms = [explain_form(environ, form, clients) for form, clients in client_forms(target)]
         errors += [str(f["error"]) for f in forms if "error" in f and str(f["error"]) not in errors]

@@ -25,6 +25,7 @@ import os
 import sys
 
 from . import PROGRAM
+from .address import HUB_DOMAIN, Image, parse_image
 from .errors import HelperError, NotFound
 
 TYPE_CHECKING = False
@@ -38,45 +39,7 @@ REQUEST_KIND = "CredentialProviderRequest"
 RESPONSE_KIND = "CredentialProviderResponse"
 CACHE_VAR = "DOCKER_CREDENTIAL_IMGPKG_KUBELET_CACHE"
 MAX_REQUEST_BYTES = 1 << 20  # a request is an image name and perhaps a service account token: a few KiB
-HUB_DOMAIN = "docker.io"
 USAGE = f"Usage: {PROGRAM} kubelet  (the kubelet writes a CredentialProviderRequest to its standard input)"
-
-
-class Image:
-    """An image reference as the kubelet sends it, and the repository the chain is asked for."""
-
-    __slots__ = ("address", "registry", "repository")
-
-    def __init__(self, repository: str, registry: str, address: str) -> None:
-        self.repository = repository  # as received, tag and digest removed: what the kubelet matches keys against
-        self.registry = registry  # its registry part as received ("" for a Docker Hub short name)
-        self.address = address  # host/path for Chain.lookup (Docker Hub spelled out, library/ added)
-
-
-def parse_image(image: str) -> Image:
-    """``host[:port]/path[:tag][@digest]`` or a Docker Hub short name, following the docker reference grammar:
-    the first component is a registry only when more follow and it holds ``.`` or ``:``, is ``localhost``, or
-    has capitals (a Docker Hub namespace never does)."""
-    if not image:
-        raise HelperError("the request's image is empty")
-    if any(c <= " " or c == "\x7f" for c in image):
-        raise HelperError(
-            f"the request's image {_quote(image)} is not an image reference (it holds spaces or controls)"
-        )
-    name, at, digest = image.partition("@")
-    if at and not digest:
-        raise HelperError(f"the request's image {_quote(image)} has an empty digest")
-    slash, colon = name.rfind("/"), name.rfind(":")
-    if colon > slash:
-        name = name[:colon]  # the tag
-    parts = name.split("/")
-    if not all(parts) or "://" in image:
-        raise HelperError(f"the request's image {_quote(image)} is not an image reference")
-    first = parts[0]
-    if len(parts) > 1 and ("." in first or ":" in first or first == "localhost" or first != first.lower()):
-        return Image(name, first, name)
-    path = parts if len(parts) > 1 else ["library", *parts]
-    return Image(name, "", HUB_DOMAIN + "/" + "/".join(path))
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -168,3 +168,22 @@ def test_json_is_one_document(configured):
     )
     assert isinstance(json.loads(result.stdout), dict)
     assert os.linesep not in result.stdout.strip()[-1:]
+
+
+@pytest.mark.parametrize(
+    ("argument", "repository_form"),
+    [
+        ("nginx", "index.docker.io/library/nginx"),
+        ("library/nginx:1.27", "index.docker.io/library/nginx"),
+        ("reg.example.com/team/app:1", "reg.example.com/team/app"),
+        ("reg.example.com:5000/team/app@sha256:" + "0" * 64, "reg.example.com:5000/team/app"),
+    ],
+)
+def test_image_references_are_explained_as_their_repository(configured, argument, repository_form):
+    _, report = explain(configured, argument, path_dir=configured.bin_dir)
+    assert repository_form in forms(report, argument)
+
+
+def test_a_bare_registry_is_a_registry(configured):
+    _, report = explain(configured, "reg.example.com:5000", path_dir=configured.bin_dir)
+    assert set(forms(report, "reg.example.com:5000")) == {"reg.example.com:5000"}

@@ -3,7 +3,7 @@ ports and path prefixes. Only the env source uses these; client addresses are ``
 
 from __future__ import annotations
 
-from ..address import HUB_ALIASES, HUB_HOST, Target, canonical_host, split_port
+from ..address import HUB_ALIASES, HUB_DOMAIN, HUB_HOST, Target, canonical_host, split_port
 from ..errors import HelperError
 
 
@@ -28,7 +28,7 @@ class HostPattern:
     @property
     def match_key(self) -> str:
         """The entry as the kubelet's ``matchImages`` writes it (Docker Hub as ``docker.io``)."""
-        host = "docker.io" if self.host == HUB_HOST else self.host
+        host = HUB_DOMAIN if self.host == HUB_HOST else self.host
         return host + (":" + self.port if self.port else "") + self.path
 
     @property

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds kubelet-harness (tests/kubelet/harness: the kubelet's credential provider code, pinned in go.mod/go.sum)
+# into a cache directory and prints the binary's path on stdout; build output goes to stderr.
+# Idempotent: skips the build when the binary was built from the same go.mod, go.sum, *.go, build.sh and Go version
+# (a content stamp, so worktrees sharing the cache never reuse each other's binary). Safe to run concurrently.
+#   KUBELET_HARNESS_DIR  output directory (default ${XDG_CACHE_HOME:-$HOME/.cache}/docker-credential-imgpkg-test/kubelet-harness)
+#   GO                   the go command (default: `go` on PATH if it is Go >= 1.26, else /usr/local/go/bin/go)
+# A cold build downloads the k8s.io module graph through the Go module proxy and compiles it: minutes.
+set -euo pipefail
+src="$(cd "$(dirname "${BASH_SOURCE[0]}")/harness" && pwd)"
+out="${KUBELET_HARNESS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/docker-credential-imgpkg-test/kubelet-harness}"
+bin="$out/kubelet-harness"
+
+go_ok() { # Go >= 1.26 (go.mod says `go 1.26.0`)
+  local v
+  v="$("$1" env GOVERSION 2>/dev/null)" || return 1
+  v="${v#go}"
+  { [ "${v%%.*}" -gt 1 ] || { v="${v#1.}"; [ "${v%%[!0-9]*}" -ge 26 ]; }; } 2>/dev/null
+}
+if [ -z "${GO:-}" ]; then
+  for cand in "$(command -v go || true)" /usr/local/go/bin/go; do
+    if [ -n "$cand" ] && [ -x "$cand" ] && go_ok "$cand"; then GO="$cand"; break; fi
+  done
+fi
+GO="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"   # older: let its toolchain switching try
+[ -x "$GO" ] || GO="$(command -v "$GO")" || { echo "build.sh: no go command (tried PATH and /usr/local/go/bin/go)" >&2; exit 1; }
+
+mkdir -p "$out"
+stamp="$( (cat "${BASH_SOURCE[0]}"; cd "$src" && cat go.mod go.sum ./*.go; "$GO" version) | sha256sum | cut -d' ' -f1)"
+
+exec 9>"$out/.lock"
+command -v flock >/dev/null && flock 9
+if [ -x "$bin" ] && [ "$(cat "$bin.stamp" 2>/dev/null)" = "$stamp" ]; then
+  echo "$bin"
+  exit 0
+fi
+echo "build.sh: building kubelet-harness with $("$GO" version) (a cold build takes minutes)" >&2
+tmp="$(mktemp "$out/.kubelet-harness.XXXXXX")"
+trap 'rm -f "$tmp"' EXIT
+# -mod=readonly: build exactly what go.sum pins; never edit go.mod/go.sum, whatever GOFLAGS says.
+(cd "$src" && CGO_ENABLED=0 "$GO" build -mod=readonly -trimpath -ldflags='-s -w' -o "$tmp" .) >&2
+mv -f "$tmp" "$bin"
+echo "$stamp" > "$bin.stamp"
+echo "$bin"

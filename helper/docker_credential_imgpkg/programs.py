@@ -40,12 +40,52 @@ class Reply:
 
     def failure(self, who: str, verb: str, secret: str = "") -> str:
         """Why it failed, in our words: who, the exit status, and at most the first line of its stderr when that
-        line cannot carry a secret (not JSON-like, not holding ``secret``). Its stdout is never quoted."""
+        line cannot carry a secret: not JSON-like, not labelling a value as a password or token, and holding
+        neither the request's ``secret`` nor a ``Secret`` the program printed. Its stdout is never quoted."""
         how = f"killed by signal {-self.returncode}" if self.returncode < 0 else f"exit status {self.returncode}"
         line = self.stderr.strip().partition("\n")[0].strip()[:500]
-        if not line or "{" in line or '"' in line or (secret and secret in line):
+        if not line or "{" in line or '"' in line or _labels_a_secret(line):
             return f"{who}: {verb} failed ({how})"
+        for known in (secret, self._printed_secret()):
+            if known and _carries(line, known):
+                return f"{who}: {verb} failed ({how})"
         return f"{who}: {verb} failed ({how}): {line}"
+
+    def _printed_secret(self) -> str:
+        """The ``Secret`` of credentials JSON the program printed although it failed ("" if none)."""
+        if "{" not in self.stdout:
+            return ""
+        from .helper_json import json_object
+
+        try:
+            answer = json_object(self.stdout)
+        except (ValueError, RecursionError):
+            return ""
+        if not isinstance(answer, dict):
+            return ""
+        found = next((v for k, v in answer.items() if k.lower() == "secret"), "")
+        return found if isinstance(found, str) else ""
+
+
+_SECRET_LABELS = ("secret", "password", "passwd", "token", "auth")
+
+
+def _labels_a_secret(line: str) -> bool:
+    """``password: …``, ``token=…``: a line that names a value as a secret probably carries it."""
+    lowered = line.lower()
+    for label in _SECRET_LABELS:
+        start = lowered.find(label)
+        while start >= 0:
+            rest = lowered[start + len(label) :].lstrip(" \t")
+            if rest[:1] in (":", "="):
+                return True
+            start = lowered.find(label, start + 1)
+    return False
+
+
+def _carries(line: str, secret: str) -> bool:
+    """Whether ``line`` holds ``secret``, a line of it (a multi-line secret echoed back) or is a piece of it."""
+    return line in secret or any(part in line for part in secret.splitlines() if part.strip())
 
 
 def timeout_seconds() -> float:

@@ -69,24 +69,57 @@ def _started_by_ourselves(own: set[tuple[int, int]]) -> int:
     """The pid of an ancestor process running this program (0 if none), found through /proc: a helper that
     wraps us with a scrubbed environment (``env -i``, sudo's env_reset) cannot hide the loop from this."""
     interpreter = _identity("/proc/self/exe")
+    frozen = getattr(sys, "frozen", False)
     pid = os.getppid()
     for _ in range(_MAX_ANCESTORS):
         if pid <= 1:
             return 0
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv = f.read(1 << 16).split(b"\0")[:4]
+                argv = f.read(1 << 16).split(b"\0")
             with open(f"/proc/{pid}/stat", "rb") as f:
                 parent = int(f.read().rpartition(b")")[2].split()[1])
         except (OSError, ValueError, IndexError):
             return 0
         exe = _identity(f"/proc/{pid}/exe")
-        if exe in own:  # the single-file binary
+        if exe in own:  # the single-file binary, from the same cache
             return pid
-        if exe == interpreter and any(_identity(os.fsdecode(a)) in own for a in argv[1:] if a.startswith(b"/")):
-            return pid  # our interpreter running our console script
+        if not frozen and exe == interpreter and _identity(_script(pid, argv)) in own:
+            return pid  # our interpreter running our console script (re-executed with -I -X utf8 or not)
+        if exe is not None and exe != interpreter and frozen and _same_file(f"/proc/{pid}/exe", sys.executable):
+            return pid  # the single-file binary unpacked into another cache (HOME or XDG_CACHE_HOME scrubbed)
         pid = parent
     return 0
+
+
+def _script(pid: int, argv: list[bytes]) -> str:
+    """The script process ``pid``'s ``python [options] script args`` runs ("" for ``-c``/``-m`` or none), as a
+    path that also resolves a relative one (against that process's working directory)."""
+    args = iter(argv[1:])
+    for arg in args:
+        if arg in (b"-X", b"-W"):
+            next(args, None)  # the option's value
+        elif arg in (b"-c", b"-m") or arg.startswith((b"-c", b"-m")):
+            return ""
+        elif not arg.startswith(b"-"):
+            return os.path.join(f"/proc/{pid}/cwd", os.fsdecode(arg))
+    return ""
+
+
+def _same_file(path: str, other: str) -> bool:
+    """Whether two executables have the same contents (compared only when their sizes agree)."""
+    try:
+        with open(path, "rb") as a, open(other, "rb") as b:
+            if os.fstat(a.fileno()).st_size != os.fstat(b.fileno()).st_size:
+                return False
+            while True:
+                chunk = a.read(1 << 20)
+                if chunk != b.read(1 << 20):
+                    return False
+                if not chunk:
+                    return True
+    except OSError:
+        return False
 
 
 def check_backend_name(name: str, origin: str, environ: Mapping[str, str]) -> None:

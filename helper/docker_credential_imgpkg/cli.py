@@ -91,12 +91,19 @@ def _isolate() -> None:
     would decode the environment otherwise. Re-executing costs a whole start-up, so only when some ``PYTHON*``
     variable is set or the locale is not UTF-8; the single-file binary is isolated from the start.
     """
-    if sys.flags.isolated or getattr(sys, "frozen", False) or not sys.argv or not os.path.isabs(sys.argv[0]):
+    if (sys.flags.isolated and sys.flags.utf8_mode) or getattr(sys, "frozen", False) or not sys.executable:
         return
     if sys.getfilesystemencoding() == "utf-8" and not any(name.startswith("PYTHON") for name in os.environ):
         return
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None and spec.name:  # python -m docker_credential_imgpkg.cli
+        start = ["-m", spec.name]
+    elif sys.argv and os.path.isfile(sys.argv[0]):  # the console script, however the client spelled its path
+        start = [os.path.abspath(sys.argv[0])]
+    else:
+        return
     try:
-        os.execv(sys.executable, [sys.executable, "-I", "-X", "utf8", *sys.argv])
+        os.execv(sys.executable, [sys.executable, "-I", "-X", "utf8", *start, *sys.argv[1:]])
     except OSError:
         pass  # answer as we are rather than not at all
 

@@ -29,6 +29,19 @@ def env_flag(environ: Mapping[str, str], name: str) -> bool:
     return environ.get(name, "").strip().lower() in TRUE_WORDS
 
 
+def env_text(environ: Mapping[str, str], name: str) -> str:
+    """A credential variable's value as the UTF-8 text it must be, whatever the locale decoded it as (Go clients
+    read our answer as UTF-8); an error naming the variable, never showing it, when its bytes are not UTF-8."""
+    value = environ.get(name, "")
+    if value.isascii():
+        return value
+    try:
+        return os.fsencode(value).decode("utf-8")  # back to the bytes the environment held
+    except (UnicodeError, ValueError) as err:
+        where = f" (byte {err.start})" if isinstance(err, UnicodeDecodeError) else ""
+        raise HelperError(f"{name} is not valid UTF-8{where}; set it as UTF-8 text") from None
+
+
 def xdg_dir(environ: Mapping[str, str], variable: str, fallback: str) -> str:
     """``$XDG_*_HOME``, or ``~/<fallback>`` when unset, empty or relative (the XDG spec: relative values are
     ignored; one would put files under whatever directory the client happens to run in)."""

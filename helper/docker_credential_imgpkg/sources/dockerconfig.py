@@ -77,6 +77,9 @@ class DockerConfigSource:
         for where, index in self.indexes():
             if isinstance(index, HelperError):
                 if where == INLINE_VAR:  # a broken variable: list leaves it out (get says why)
+                    from ..debug import Trace
+
+                    Trace.from_environment(self.environ)(f"list: leaving out {INLINE_VAR}: {index}")
                     continue
                 raise index
             keys.extend(index.normal_keys())

@@ -8,6 +8,7 @@ from __future__ import annotations
 from ..address import match_key
 from ..errors import HelperError
 from ..protocol import Credentials
+from ..settings import env_text
 from . import STOP, Match
 
 TYPE_CHECKING = False
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 class GlobalSource:
     def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
         self.username = environ.get("IMGPKG_USERNAME", "")
         self.password = environ.get("IMGPKG_PASSWORD", "")
         self.token = environ.get("IMGPKG_TOKEN", "")
@@ -29,7 +31,8 @@ class GlobalSource:
     def get(self, target: Target, trace: Trace) -> Answer:
         if self.username:
             trace(f"globals: IMGPKG_USERNAME set (username {self.username!r}, secret ***), applies to every registry")
-            creds = Credentials(target.key, self.username, self.password)
+            username, password = env_text(self.environ, "IMGPKG_USERNAME"), env_text(self.environ, "IMGPKG_PASSWORD")
+            creds = Credentials(target.key, username, password)
             return Match(creds, "globals", "IMGPKG_USERNAME", match_key(target))
         if self.token:
             raise HelperError(

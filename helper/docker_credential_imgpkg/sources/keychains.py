@@ -13,6 +13,7 @@ from ..errors import HelperError
 from ..helper_json import credentials_answer, says_not_found
 from ..programs import ProgramMissing, run_program
 from ..protocol import Credentials
+from ..settings import env_text
 from . import Match
 
 TYPE_CHECKING = False
@@ -94,10 +95,10 @@ class KeychainSource:
         return ["ghcr.io"] if "github" in self.names and self.environ.get("GITHUB_TOKEN") else []
 
     def _github(self, address: str, host: str) -> Credentials | None:
-        token = self.environ.get("GITHUB_TOKEN", "")
-        if host != "ghcr.io" or not token:
+        if host != "ghcr.io" or not self.environ.get("GITHUB_TOKEN"):
             return None
-        return Credentials(address, self.environ.get("GITHUB_ACTOR", "") or "unset", token)
+        token = env_text(self.environ, "GITHUB_TOKEN")
+        return Credentials(address, env_text(self.environ, "GITHUB_ACTOR") or "unset", token)
 
     def _delegate(self, name: str, host: str, trace: Trace) -> Credentials | None:
         program = PROGRAMS[name]

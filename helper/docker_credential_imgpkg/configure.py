@@ -24,7 +24,7 @@ import re
 import stat
 import sys
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,7 +37,6 @@ from .sources.dockerconfig import docker_config_path as docker_config_file
 
 HUB_KEYS = (HUB_KEY, "docker.io")  # what docker / what skopeo+podman look up for Hub
 _HOST_RE = re.compile(r"^(?:\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?)(?::[0-9]{1,5})?$")
-_SECRET_FIELD_RE = re.compile(r'("(?:auth|password|identitytoken|registrytoken)"\s*:\s*)"[^"]*"', re.IGNORECASE)
 
 
 class ConfigureError(Exception):
@@ -167,14 +166,107 @@ def write_atomic(config: ConfigFile, text: str) -> None:
 
 
 def redacted_diff(path: Path, before: str | None, after: str) -> str:
+    """A unified diff of the change with every secret masked, in the removed, added and context lines alike.
+
+    What is secret is decided from each document's structure (``redact_json``), never by a pattern over its
+    text: an escaped quote inside a password cannot end the masking early.
+    """
     lines = difflib.unified_diff(
-        (before or "").splitlines(keepends=True),
-        after.splitlines(keepends=True),
+        redact_json(before or "").splitlines(keepends=True),
+        redact_json(after).splitlines(keepends=True),
         fromfile=str(path) if before is not None else "/dev/null",
         tofile=str(path),
     )
-    # Context lines may carry an auths entry: never show a secret on the terminal.
-    return "".join(_SECRET_FIELD_RE.sub(r'\1"***"', line) for line in lines)
+    return "".join(lines)
+
+
+MASK = '"***"'
+# Members whose value is a secret wherever they appear; every value under a top-level "auths" or "HttpHeaders"
+# (docker's own and the containers auth.json) is one too, and so is each "value" of a kubelet provider's "env".
+_SECRET_MEMBERS = frozenset({"auth", "password", "identitytoken", "registrytoken", "secret", "token"})
+_SECRET_SECTIONS = frozenset({"auths", "httpheaders"})
+
+
+def redact_json(text: str) -> str:
+    """``text``, a JSON document that parsed, with each secret value replaced by ``"***"`` and the userinfo of any
+    URL-like string (``http://user:pass@proxy``) by ``***``; everything else, line breaks included, as it was."""
+    try:
+        return "".join(_redacted_tokens(text))
+    except (ValueError, IndexError):  # not the JSON it parsed as: show nothing rather than guess
+        return "(contents withheld: could not be masked)\n" if text.strip() else text
+
+
+def _secret_at(path: list[str | int]) -> bool:
+    keys = [k.lower() for k in path if isinstance(k, str)]
+    if path and isinstance(path[0], str) and keys[0] in _SECRET_SECTIONS:
+        return True
+    if any(k in _SECRET_MEMBERS for k in keys):
+        return True
+    return len(keys) >= 2 and keys[-1] == "value" and isinstance(path[-2], int) and keys[-2] == "env"
+
+
+def _without_userinfo(value: str) -> str | None:
+    """``value`` with what precedes the last ``@`` of its authority masked, None when it has no ``@``."""
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        scheme, rest = "", value
+    if "@" not in rest:
+        return None
+    return scheme + sep + "***" + rest[rest.rindex("@") :]
+
+
+def _redacted_tokens(text: str) -> Iterator[str]:
+    from json.decoder import scanstring
+
+    stack: list[list] = []  # per open container: [is_object, key or index, expecting a key]
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in " \t\r\n":
+            j = i + 1
+            while j < n and text[j] in " \t\r\n":
+                j += 1
+            yield text[i:j]
+            i = j
+            continue
+        top = stack[-1] if stack else None
+        if c in "{[":
+            stack.append([c == "{", None if c == "{" else 0, c == "{"])
+            yield c
+            i += 1
+        elif c in "}]":
+            stack.pop()
+            yield c
+            i += 1
+        elif c == ",":
+            if top[0]:
+                top[2] = True
+            else:
+                top[1] += 1
+            yield c
+            i += 1
+        elif c == ":":
+            top[2] = False
+            yield c
+            i += 1
+        elif c == '"':
+            value, end = scanstring(text, i + 1)
+            if top is not None and top[0] and top[2]:  # a member name
+                top[1] = value
+                masked = _without_userinfo(value)
+                yield text[i:end] if masked is None else json.dumps(masked, ensure_ascii=False)
+            elif _secret_at([frame[1] for frame in stack]):
+                yield MASK
+            else:
+                masked = _without_userinfo(value)
+                yield text[i:end] if masked is None else json.dumps(masked, ensure_ascii=False)
+            i = end
+        else:  # a number, true, false or null
+            j = i
+            while j < n and text[j] not in ",]} \t\r\n":
+                j += 1
+            yield MASK if _secret_at([frame[1] for frame in stack]) else text[i:j]
+            i = j
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -95,6 +95,13 @@ def _isolate() -> None:
         return
     if sys.getfilesystemencoding() == "utf-8" and not any(name.startswith("PYTHON") for name in os.environ):
         return
+    pythonpath = {os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if root in pythonpath:
+        # A checkout found only through PYTHONPATH (the build runs it so): -I would lose the package itself.
+        # Keep that one entry and drop the others, before anything else is imported.
+        sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") not in pythonpath or os.path.abspath(p) == root]
+        return
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
     if spec is not None and spec.name:  # python -m docker_credential_imgpkg.cli
         start = ["-m", spec.name]

@@ -454,14 +454,20 @@ def test_6_run_as_a_module_it_is_isolated_too(helper):
     assert result.err == b"", result
 
 
-def test_6_pythonhome_cannot_break_the_single_executable(helper):
+def test_6_pythonhome_and_sitecustomize_cannot_reach_the_single_executable(helper, tmp_path):
     if not is_binary(helper):
         pytest.skip(
-            "known limit: pip's console-script wrapper runs a plain python, which dies on a bad PYTHONHOME "
-            "before any of the helper's code runs (docs/reliability.md); the single executable is immune"
+            "known limit: pip's console-script wrapper runs a plain python, which dies on a bad PYTHONHOME and runs "
+            "a sitecustomize found on PYTHONPATH before any of the helper's code runs (docs/reliability.md); the "
+            "single executable is immune"
         )
-    env = {**ENV_SECRET, "PYTHONHOME": "/garbage", "PYTHONPATH": "/garbage", "PYTHONSTARTUP": "/garbage"}
+    startup = tmp_path / "startup"
+    startup.mkdir()
+    mark = tmp_path / "sitecustomize-ran"
+    (startup / "sitecustomize.py").write_text(f"open({str(mark)!r}, 'w').write('ran')\n")
+    env = {**ENV_SECRET, "PYTHONHOME": "/garbage", "PYTHONPATH": str(startup), "PYTHONSTARTUP": str(startup)}
     assert answer_of(run(helper, "get", stdin="py.io", env=env))["Secret"] == NON_ASCII
+    assert not mark.exists()
 
 
 # --- 7. environment values that are not UTF-8 --------------------------------------------------------------------

@@ -57,32 +57,75 @@ class Target:
             return self.web_login_key
         return self.host + self.path if self.segments else self.host_key
 
-    def best_key(self, keys: Collection[str]) -> str | None:
-        """The most specific of ``keys`` (normal form) that answers this address: its own key, then the nearest
-        enclosing namespace (``host/ns``), then the registry's key."""
-        if self.key in keys:
-            return self.key
-        if self.web_login_key or not self.segments:
+
+class KeyIndex:
+    """Stored keys (normal form) indexed for the lookups a store or an ``auths`` map makes: a repository's own key,
+    its nearest enclosing namespace (``host/ns``), the registry's key, and docker's namespaced fallback.
+
+    Every lookup is linear in the address and in its own registry's keys, never in their product: namespaces
+    are grouped by registry and by length, so only lengths some key has are tried as ``/`` boundaries, and no
+    prefix of the address is ever built. (``list`` asks about every key: it must not rescan the store for each.)
+    """
+
+    __slots__ = ("_hosts", "keys")
+
+    def __init__(self, keys: Collection[str]) -> None:
+        self.keys = keys
+        self._hosts: dict[str, _Namespaces] = {}
+        for key in keys:
+            host, slash, _ = key.partition("/")
+            if slash and "://" not in key:  # "host/ns…"; Hub's "https://index.docker.io/v1/…" keys are verbatim
+                found = self._hosts.get(host)
+                if found is None:
+                    found = self._hosts[host] = _Namespaces()
+                found.add(key)
+
+    def best_key(self, target: Target) -> str | None:
+        """The most specific key that answers ``target``: its own, the nearest enclosing namespace, the registry's."""
+        if target.key in self.keys:
+            return target.key
+        if target.web_login_key or not target.segments:
             return None
-        return self.enclosing_namespace(keys) or (self.host_key if self.host_key in keys else None)
+        return self.enclosing_namespace(target) or (target.host_key if target.host_key in self.keys else None)
 
-    def enclosing_namespace(self, keys: Collection[str]) -> str | None:
-        """The longest of ``keys`` that is a namespace (``host/ns``) above this repository. Linear in the size of
-        ``keys``: ``startswith`` stops at the key's length, and no prefix of the address is ever built."""
-        own = self.key
-        best = ""
-        if len(self.segments) > 1 and not self.web_login_key:
-            for key in keys:
-                if len(best) < len(key) < len(own) and own[len(key)] == "/" and own.startswith(key) and "/" in key:
-                    best = key
-        return best or None
+    def enclosing_namespace(self, target: Target) -> str | None:
+        """The longest key that is a namespace strictly above ``target``'s repository."""
+        found = self._hosts.get(target.host)
+        if found is None or len(target.segments) < 2 or target.web_login_key:
+            return None
+        return found.enclosing(target.key)
 
-    def namespaced_fallback(self, keys: Collection[str]) -> str | None:
+    def namespaced_fallback(self, target: Target) -> str | None:
         """For a bare-host request with no host entry: the first namespaced key of that host, as docker does."""
-        if self.segments or self.web_login_key:
+        found = self._hosts.get(target.host)
+        if found is None or target.segments or target.web_login_key:
             return None
-        prefix = self.host + "/"
-        return min((k for k in keys if k.startswith(prefix)), default=None)
+        return found.first
+
+
+class _Namespaces:
+    """One registry's namespaced keys by length, and the first of them in sort order."""
+
+    __slots__ = ("_lengths", "by_length", "first")
+
+    def __init__(self) -> None:
+        self.by_length: dict[int, set[str]] = {}
+        self.first = ""
+        self._lengths: list[int] | None = None
+
+    def add(self, key: str) -> None:
+        self.by_length.setdefault(len(key), set()).add(key)
+        self._lengths = None
+        if not self.first or key < self.first:
+            self.first = key
+
+    def enclosing(self, own: str) -> str | None:
+        if self._lengths is None:
+            self._lengths = sorted(self.by_length, reverse=True)
+        for size in self._lengths:
+            if size < len(own) and own[size] == "/" and own[:size] in self.by_length[size]:
+                return own[:size]
+        return None
 
 
 def split_port(host: str) -> tuple[str, str]:

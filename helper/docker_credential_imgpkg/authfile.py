@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import binascii
 
-from .address import HUB_HOST, HUB_KEY, store_key
+from .address import KeyIndex, store_key
 from .errors import HelperError
 from .protocol import TOKEN_USERNAME, Credentials
 
@@ -79,20 +79,15 @@ class AuthIndex:
         self._normal: dict[str, str] = {}
         for key in sorted(auths):
             self._normal.setdefault(store_key(key), key)
-        # Normal keys by registry: a lookup scans only its own registry's keys (``list`` asks about each key).
-        self._by_host: dict[str, dict[str, str]] = {}
-        for normal, raw in self._normal.items():
-            host = HUB_HOST if normal.startswith(HUB_KEY) else normal.partition("/")[0]
-            self._by_host.setdefault(host, {})[normal] = raw
+        self._index = KeyIndex(self._normal)
 
     def find(self, target: Target) -> str | None:
         """The raw key that answers ``target``: its exact spelling first, then normal-form keys, most specific
         first, then docker's namespaced fallback for a bare host."""
         if target.address in self.auths:
             return target.address
-        keys = self._by_host.get(target.host, {})
-        key = target.best_key(keys) or target.namespaced_fallback(keys)
-        return keys[key] if key else None
+        key = self._index.best_key(target) or self._index.namespaced_fallback(target)
+        return self._normal[key] if key else None
 
     def normal_keys(self) -> dict[str, str]:
         """Normal-form key → raw key, for ``list``."""

@@ -4,7 +4,7 @@ once, here."""
 
 from __future__ import annotations
 
-from ..address import match_key, parse_target
+from ..address import KeyIndex, match_key, parse_target
 from ..errors import HelperError
 from ..protocol import Credentials
 from ..settings import READONLY_VAR, env_flag
@@ -25,7 +25,7 @@ class Store:
         self.environ = environ
         self.readonly = env_flag(environ, READONLY_VAR)
         self._backend: Backend | None = None
-        self._by_host: dict[str, _HostKeys] | None = None  # stored keys by registry, listed once per process
+        self._index: KeyIndex | None = None  # the stored keys, listed once per process
 
     @property
     def backend(self) -> Backend:
@@ -45,12 +45,12 @@ class Store:
         key = target.key
         creds = backend.get(key)
         if creds is None and not target.web_login_key:
-            listed = self._host_keys(target, trace) if len(target.segments) > 1 or not target.segments else _NONE
-            key = listed.enclosing_namespace(target)
+            index = self._listed(trace) if len(target.segments) != 1 else None
+            key = index.enclosing_namespace(target) if index else None
             if not key and target.segments:
                 key = target.host_key
             elif not key:
-                key = listed.first_namespaced
+                key = index.namespaced_fallback(target) if index else None
                 if key:
                     trace(f"store: no entry for the registry itself; namespaced entry {key!r} answers")
             creds = backend.get(key) if key else None
@@ -62,23 +62,16 @@ class Store:
         pattern = match_key(parse_target(key))
         return Match(creds, "store", f"{where}, entry {key!r}", pattern, per_repository="/" in pattern)
 
-    def _host_keys(self, target: Target, trace: Trace) -> _HostKeys:
-        """The stored keys of ``target``'s registry (``host/…``). Listed and grouped once per process: ``list``
-        asks about every key it found, and must not list the store again, nor scan every key, for each."""
-        if self._by_host is None:
+    def _listed(self, trace: Trace) -> KeyIndex:
+        """The stored keys, listed once per process: ``list`` asks about every key and must not list again."""
+        if self._index is None:
             try:
                 listed = self.backend.list()
             except HelperError as err:  # a backend helper that cannot list still answers get, as for docker
                 trace(f"store: cannot list other entries: {err}")
                 listed = {}
-            self._by_host = {}
-            for key in listed:
-                host = key.partition("/")[0]
-                found = self._by_host.get(host)
-                if found is None:
-                    found = self._by_host[host] = _HostKeys()
-                found.add(key)
-        return self._by_host.get(target.host, _NONE)
+            self._index = KeyIndex(listed)
+        return self._index
 
     def list_keys(self) -> list[str]:
         return list(self.backend.list())
@@ -97,7 +90,7 @@ class Store:
             encode_entry(creds)  # what could not be stored is refused all the same
             trace(f"store {creds.server_url!r} as {key!r}: read-only mode ({READONLY_VAR}), nothing persisted")
             return
-        self._by_host = None
+        self._index = None
         self.backend.add(Credentials(key, creds.username, creds.secret))
         trace(f"store {creds.server_url!r} as {key!r} (username {creds.username!r}, secret ***)")
 
@@ -107,42 +100,6 @@ class Store:
         if self.readonly:
             trace(f"erase {address!r}: read-only mode ({READONLY_VAR}), nothing changed")
             return
-        self._by_host = None
+        self._index = None
         removed = self.backend.delete(key)
         trace(f"erase {address!r}: entry {key!r} " + ("removed" if removed else "not present (nothing to do)"))
-
-
-class _HostKeys:
-    """One registry's stored keys, by length, so that the nearest enclosing namespace of an address is found in
-    time linear in the address and the keys, never in their product: only lengths that some key has are tried
-    as ``/`` boundaries (``address.Target.enclosing_namespace``'s rule, without scanning every key per lookup)."""
-
-    __slots__ = ("_lengths", "by_length", "first_namespaced")
-
-    def __init__(self) -> None:
-        self.by_length: dict[int, set[str]] = {}
-        self.first_namespaced = ""  # docker's fallback for a bare host: the first of its namespaced keys
-        self._lengths: list[int] | None = None
-
-    def add(self, key: str) -> None:
-        self.by_length.setdefault(len(key), set()).add(key)
-        self._lengths = None
-        if "/" in key and (not self.first_namespaced or key < self.first_namespaced):
-            self.first_namespaced = key
-
-    def enclosing_namespace(self, target: Target) -> str:
-        """The longest key that is a namespace (``host/ns…``) strictly above ``target``'s repository, or ""."""
-        own = target.key
-        if len(target.segments) < 2 or target.web_login_key:
-            return ""
-        if self._lengths is None:
-            self._lengths = sorted(self.by_length, reverse=True)
-        for size in self._lengths:
-            if size < len(own) and own[size] == "/":
-                candidate = own[:size]
-                if "/" in candidate and candidate in self.by_length[size]:
-                    return candidate
-        return ""
-
-
-_NONE = _HostKeys()

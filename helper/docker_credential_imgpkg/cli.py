@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _emit("interrupted\n", 1)
     except Exception as err:  # never a traceback: its text could carry a secret
-        message = f"internal error ({type(err).__name__}{_origin(err)}); please report it"
+        message = internal_error(err)
         _tell_user(message)
         return _emit(f"{PROGRAM}: {message}\n", 1)
 
@@ -168,6 +168,12 @@ def _tell_user(message: str) -> None:
             sys.stderr.write(f"{PROGRAM}: {message}\n")
     except (OSError, ValueError):
         pass
+
+
+def internal_error(err: BaseException) -> str:
+    """What an unexpected exception says to the user: its type and file:line, never its message or a traceback
+    (either could carry a secret)."""
+    return f"internal error ({type(err).__name__}{_origin(err)}); please report it"
 
 
 def _origin(err: BaseException) -> str:

@@ -252,9 +252,9 @@ def main(args: list[str]) -> int:
     except KeyboardInterrupt:
         return _fail("interrupted", 1)
     except Exception as err:  # never a traceback: its text could carry a secret
-        from .cli import _origin
+        from .cli import internal_error
 
-        return _fail(f"internal error ({type(err).__name__}{_origin(err)}); please report it", 1)
+        return _fail(internal_error(err), 1)
     try:
         sys.stdout.write(text)
         sys.stdout.flush()

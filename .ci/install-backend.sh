@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the real credential stores the backend tests put underneath the helper (tests/backend):
 # Debian's pass + docker-credential-pass (GnuPG), and docker-credential-secretservice with a private D-Bus and
-# gnome-keyring. Idempotent: does nothing when everything is already there. Run as root (CI runs as root).
+# gnome-keyring; and Debian's docker-credential-ecr-login, which `make bench` times as a Go peer.
+# Idempotent: does nothing when everything is already there. Run as root (CI runs as root).
 set -euo pipefail
 
 # command -> Debian package
@@ -14,6 +15,7 @@ declare -A PACKAGES=(
     [docker-credential-secretservice]=golang-docker-credential-helpers
     [dbus-daemon]=dbus-daemon
     [gnome-keyring-daemon]=gnome-keyring
+    [docker-credential-ecr-login]=amazon-ecr-credential-helper   # a Go helper: the bench's Go floor
 )
 missing=()
 for cmd in "${!PACKAGES[@]}"; do

@@ -43,6 +43,14 @@ class ConfigureError(Exception):
     """Refusal with a message for the user; nothing was written."""
 
 
+def refuse(err: ConfigureError | OSError, path: Path) -> int:
+    """Say why ``configure`` stopped, on stderr; exit status 1."""
+    if isinstance(err, OSError):
+        err = ConfigureError(f"cannot write {path}: {err.strerror or err}")
+    print(f"{PROGRAM} configure: {err}", file=sys.stderr)
+    return 1
+
+
 # --------------------------------------------------------------------------------------------------------------
 # registry names → credHelpers keys
 
@@ -488,12 +496,8 @@ def main(args: list[str]) -> int:
             write_atomic(kept[0], kept[1])
         if plan.notes or not config.exists:
             write_atomic(config, new_text)
-    except ConfigureError as err:
-        print(f"{PROGRAM} configure: {err}", file=sys.stderr)
-        return 1
-    except OSError as err:
-        print(f"{PROGRAM} configure: cannot write {path}: {err.strerror or err}", file=sys.stderr)
-        return 1
+    except (ConfigureError, OSError) as err:
+        return refuse(err, path)
     if kept:
         print(f"{kept[0].path}: " + "; ".join(kept[2].notes))
     if plan.notes or not config.exists:

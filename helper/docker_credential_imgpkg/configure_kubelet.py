@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 from . import PROGRAM
-from .configure import ConfigFile, ConfigureError, Plan, load, redacted_diff, write_atomic
+from .configure import ConfigFile, ConfigureError, Plan, load, redacted_diff, refuse, write_atomic
 from .errors import HelperError
 
 PROVIDER_NAME = PROGRAM
@@ -212,9 +212,8 @@ def run(opts: argparse.Namespace, environ: dict[str, str]) -> int:
         except ConfigureError as err:
             if not _unreadable_json(path):
                 raise
-            print(f"{PROGRAM} configure: {err}", file=sys.stderr)
             print(f"Add this provider to the file's providers list yourself:\n{_paste_block(patterns)}")
-            return 1
+            return refuse(err, path)
         plan = plan_kubelet(config, patterns)
         new_text = render(plan.data, config.text)
         for warning in warnings + plan.warnings:
@@ -227,12 +226,8 @@ def run(opts: argparse.Namespace, environ: dict[str, str]) -> int:
             print(f"{path}: " + ("; ".join(plan.notes) if plan.notes else "written"))
         else:
             print(f"{path}: already configured, nothing to change")
-    except ConfigureError as err:
-        print(f"{PROGRAM} configure: {err}", file=sys.stderr)
-        return 1
-    except OSError as err:
-        print(f"{PROGRAM} configure: cannot write {path}: {err.strerror or err}", file=sys.stderr)
-        return 1
+    except (ConfigureError, OSError) as err:
+        return refuse(err, path)
     # After a dry run the diff alone is on stdout (it can be saved as a patch).
     print(next_steps(path, opts.bin_dir), file=sys.stderr if opts.dry_run else sys.stdout, end="")
     return 0

@@ -13,7 +13,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,3 +161,48 @@ def stop_pid(pid: int, timeout: float = 10) -> None:
         os.waitpid(pid, 0)
     except ChildProcessError:
         pass
+
+
+# --------------------------------------------------------------------------------------------------------------
+# a GPG keyring for pass
+
+
+@dataclass
+class GpgHome:
+    path: Path
+    fingerprint: str
+    agent_pid: int
+
+
+@contextmanager
+def gpg_keyring(prefix: str) -> Iterator[GpgHome]:
+    """A GNUPGHOME under /tmp (short: gpg-agent's socket path limit) with a passphrase-less key and our own
+    gpg-agent, stopped by PID at the end."""
+    home = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    pid = None
+    try:
+        home.chmod(0o700)
+        (home / "gpg.conf").write_text("no-autostart\n")
+        env = {"PATH": os.environ.get("PATH", os.defpath), "GNUPGHOME": str(home), "HOME": str(home)}
+        # The daemon keeps whatever it inherits open: give it nothing a pipe reader would wait on.
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "stdin": subprocess.DEVNULL}
+        subprocess.run(["gpg-agent", "--daemon"], env=env, check=True, timeout=30, **quiet)
+        reply = subprocess.run(
+            ["gpg-connect-agent", "--no-autostart", "getinfo pid", "/bye"],
+            env=env, check=True, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        pid = int(next(line.split()[1] for line in reply.stdout.splitlines() if line.startswith("D ")))
+        subprocess.run(
+            ["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "test <t@example.invalid>",
+             "default", "default", "never"],
+            env=env, check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        listing = subprocess.run(
+            ["gpg", "--list-keys", "--with-colons"], env=env, check=True, capture_output=True, text=True, timeout=30
+        ).stdout
+        fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
+        yield GpgHome(home, fingerprint, pid)
+    finally:
+        if pid is not None:
+            stop_pid(pid)
+        shutil.rmtree(home, ignore_errors=True)

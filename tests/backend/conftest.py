@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from common import stop_pid
+from common import GpgHome, gpg_keyring
 
 # The client flows in test_backend_clients.py use the e2e suite's registries and isolated clients: fixtures of
 # the plugin e2e.fixtures, which tests/conftest.py registers for every suite.
@@ -44,45 +44,11 @@ def require(tools: tuple[str, ...]) -> None:
 # pass
 
 
-@dataclass
-class GpgHome:
-    path: Path
-    fingerprint: str
-    agent_pid: int
-
-
 @pytest.fixture(scope="session")
 def gpg_home() -> Iterator[GpgHome]:
-    """A GNUPGHOME with a passphrase-less key and our own gpg-agent (stopped by PID at the end)."""
     require(PASS_TOOLS)
-    home = Path(tempfile.mkdtemp(prefix="g.", dir="/tmp"))
-    home.chmod(0o700)
-    (home / "gpg.conf").write_text("no-autostart\n")
-    env = {"PATH": os.environ.get("PATH", os.defpath), "GNUPGHOME": str(home), "HOME": str(home)}
-    # The daemon keeps whatever it inherits open: give it nothing a pipe reader would wait on.
-    subprocess.run(
-        ["gpg-agent", "--daemon"], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL, timeout=30,
-    )  # fmt: skip
-    reply = subprocess.run(
-        ["gpg-connect-agent", "--no-autostart", "getinfo pid", "/bye"],
-        env=env, check=True, capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
-    pid = int(next(line.split()[1] for line in reply.stdout.splitlines() if line.startswith("D ")))
-    try:
-        subprocess.run(
-            ["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "test <t@example.invalid>",
-             "default", "default", "never"],
-            env=env, check=True, capture_output=True, timeout=60,
-        )  # fmt: skip
-        listing = subprocess.run(
-            ["gpg", "--list-keys", "--with-colons"], env=env, check=True, capture_output=True, text=True
-        ).stdout
-        fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
-        yield GpgHome(home, fingerprint, pid)
-    finally:
-        stop_pid(pid)
-        shutil.rmtree(home, ignore_errors=True)
+    with gpg_keyring("g.") as home:
+        yield home
 
 
 @dataclass

@@ -20,17 +20,17 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from common import gpg_keyring
 
 from .support import HELPER_NAME, Clients, Registry
 
@@ -281,6 +281,32 @@ def assert_documented(
 # configuration
 
 
+class GoClient:
+    """A Go client as the flows run it. ``step`` runs one documented command, checks the registry's verdict and
+    compares the helper calls it made with its row in docs/clients.md."""
+
+    name = ""  # the client's executable, and its name in the table
+
+    def __init__(self, clients: Clients) -> None:
+        self.clients = clients
+        self.exe = str(go_client(self.name))
+        self.log = HelperLog(clients)
+        self.placeholders: dict[str, str] = {}
+
+    def __call__(self, *args: str, input: str | None = None):
+        return self.clients.run([self.exe, *args], input=input, timeout=CLIENT_TIMEOUT)
+
+    def step(self, command: str, mode: str, *args: str, input: str | None = None, ok: bool = True):
+        since = self.log.mark()
+        result = self(*args, input=input)
+        if ok:
+            assert result.returncode == 0, result.describe()
+        else:
+            assert refused(result), result.describe()
+        assert_documented(self.log, since, self.name, command, mode, self.placeholders)
+        return result
+
+
 def helper_config(mode: str, hosts: Sequence[str]) -> dict:
     """A docker-format config naming the helper: ``credsStore`` for everything, or ``credHelpers`` per host."""
     if mode == "credsStore":
@@ -322,59 +348,20 @@ def manifest_digest(registry: Registry, repo: str, tag: str, user: str, password
 PASS_TOOLS = ("pass", "gpg", "gpg-agent", "gpg-connect-agent", "docker-credential-pass")
 
 
-def _stop(pid: int, timeout: float = 10) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            return
-        if state in ("Z", "X"):
-            return
-        time.sleep(0.02)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-
-
 @contextlib.contextmanager
 def pass_store() -> Iterator[dict[str, str]]:
     """A password store with a passphrase-less GPG key and our own gpg-agent; yields the env that reaches it."""
     missing = [tool for tool in PASS_TOOLS if shutil.which(tool) is None]
     if missing:
         missing_tool(f"e2e: missing {', '.join(missing)}; run .ci/install-backend.sh")
-    home = Path(tempfile.mkdtemp(prefix="gc.", dir="/tmp"))  # short: gpg-agent's socket path limit
     store = Path(tempfile.mkdtemp(prefix="pc.", dir="/tmp"))
-    env = {"PATH": os.environ.get("PATH", os.defpath), "GNUPGHOME": str(home), "HOME": str(home)}
-    pid = None
     try:
-        home.chmod(0o700)
-        (home / "gpg.conf").write_text("no-autostart\n")
-        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "stdin": subprocess.DEVNULL}
-        subprocess.run(["gpg-agent", "--daemon"], env=env, check=True, timeout=30, **quiet)
-        reply = subprocess.run(
-            ["gpg-connect-agent", "--no-autostart", "getinfo pid", "/bye"],
-            env=env, check=True, capture_output=True, text=True, timeout=30,
-        )  # fmt: skip
-        pid = int(next(line.split()[1] for line in reply.stdout.splitlines() if line.startswith("D ")))
-        subprocess.run(
-            ["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "e2e <e2e@example.invalid>",
-             "default", "default", "never"],
-            env=env, check=True, capture_output=True, timeout=60,
-        )  # fmt: skip
-        listing = subprocess.run(
-            ["gpg", "--list-keys", "--with-colons"], env=env, check=True, capture_output=True, text=True, timeout=30
-        ).stdout
-        fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
-        reach = {"GNUPGHOME": str(home), "PASSWORD_STORE_DIR": str(store)}
-        subprocess.run(["pass", "init", fingerprint], env={**env, **reach}, check=True, capture_output=True, timeout=30)
-        yield reach
+        with gpg_keyring("gc.") as home:
+            reach = {"GNUPGHOME": str(home.path), "PASSWORD_STORE_DIR": str(store)}
+            env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(home.path), **reach}
+            subprocess.run(["pass", "init", home.fingerprint], env=env, check=True, capture_output=True, timeout=30)
+            yield reach
     finally:
-        if pid is not None:
-            _stop(pid)
-        shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(store, ignore_errors=True)
 
 

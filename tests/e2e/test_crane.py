@@ -12,13 +12,10 @@ from pathlib import Path
 import pytest
 
 from .goclients import (
-    CLIENT_TIMEOUT,
     OTHER_PASSWORD,
     OTHER_USER,
-    HelperLog,
-    assert_documented,
+    GoClient,
     assert_no_secret,
-    go_client,
     helper_config,
     other_registry_fixture,  # noqa: F401  (the fixture other_registry)
     refused,
@@ -31,11 +28,12 @@ REPO = "e2e/crane"
 COPY_REPO = "e2e/crane-copy"
 
 
-class Crane:
+class Crane(GoClient):
+    name = "crane"
+
     def __init__(self, clients: Clients, src: Registry, dst: Registry):
-        self.clients, self.src, self.dst = clients, src, dst
-        self.exe = str(go_client("crane"))
-        self.log = HelperLog(clients)
+        super().__init__(clients)
+        self.src, self.dst = src, dst
         assert src.tls is not None
         clients.extra_env["SSL_CERT_FILE"] = str(src.tls.ca_cert)
         self.placeholders = {
@@ -44,20 +42,6 @@ class Crane:
             src.host: "HOST",
             dst.host: "HOST2",
         }
-
-    def __call__(self, *args: str, input: str | None = None):
-        return self.clients.run([self.exe, *args], input=input, timeout=CLIENT_TIMEOUT)
-
-    def step(self, command: str, mode: str, *args: str, input: str | None = None, ok: bool = True):
-        """Run one documented command; check the registry's verdict and the helper calls against the docs."""
-        since = self.log.mark()
-        result = self(*args, input=input)
-        if ok:
-            assert result.returncode == 0, result.describe()
-        else:
-            assert refused(result), result.describe()
-        assert_documented(self.log, since, "crane", command, mode, self.placeholders)
-        return result
 
     @property
     def image(self) -> str:

@@ -15,11 +15,8 @@ from pathlib import Path
 import pytest
 
 from .goclients import (
-    CLIENT_TIMEOUT,
-    HelperLog,
-    assert_documented,
+    GoClient,
     assert_no_secret,
-    go_client,
     helper_config,
     refused,
 )
@@ -44,27 +41,15 @@ def write_chart(directory: Path) -> Path:
     return directory
 
 
-class Helm:
+class Helm(GoClient):
+    name = "helm"
+
     def __init__(self, clients: Clients, registry: Registry):
-        self.clients, self.registry = clients, registry
-        self.exe = str(go_client("helm"))
-        self.log = HelperLog(clients)
+        super().__init__(clients)
+        self.registry = registry
         self.config = clients.root / "helm-registry.json"
         clients.extra_env["HELM_REGISTRY_CONFIG"] = str(self.config)
         self.placeholders = {f"{registry.host}/{NAMESPACE}/{CHART}": "HOST/REPO", registry.host: "HOST"}
-
-    def __call__(self, *args: str, input: str | None = None):
-        return self.clients.run([self.exe, *args], input=input, timeout=CLIENT_TIMEOUT)
-
-    def step(self, command: str, mode: str, *args: str, input: str | None = None, ok: bool = True):
-        since = self.log.mark()
-        result = self(*args, input=input)
-        if ok:
-            assert result.returncode == 0, result.describe()
-        else:
-            assert refused(result), result.describe()
-        assert_documented(self.log, since, "helm", command, mode, self.placeholders)
-        return result
 
 
 @pytest.mark.parametrize("mode", ["credsStore", "credHelpers"])

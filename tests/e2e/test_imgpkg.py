@@ -17,7 +17,7 @@ from .goclients import (
     CLIENT_TIMEOUT,
     OTHER_PASSWORD,
     OTHER_USER,
-    HelperLog,
+    GoClient,
     assert_documented,
     assert_no_secret,
     go_client,
@@ -45,13 +45,14 @@ def write_bundle(directory: Path, image_ref: str) -> Path:
     return directory
 
 
-class Imgpkg:
+class Imgpkg(GoClient):
+    name = "imgpkg"
+
     def __init__(self, clients: Clients, src: Registry, dst: Registry):
+        super().__init__(clients)
         assert src.tls is not None
-        self.clients, self.src, self.dst = clients, src, dst
-        self.exe = str(go_client("imgpkg"))
+        self.src, self.dst = src, dst
         self.crane = str(go_client("crane"))
-        self.log = HelperLog(clients)
         self.ca = str(src.tls.ca_cert)
         self.placeholders = {
             f"{src.host}/{BUNDLE_REPO}": "HOST/REPO",
@@ -61,17 +62,10 @@ class Imgpkg:
             dst.host: "HOST2",
         }
 
-    def __call__(self, *args: str):
+    def __call__(self, *args: str, input: str | None = None):
         # One retry at most: a refused request should not be retried five times with back-off.
         flags = ["--registry-ca-cert-path", self.ca, "--registry-retry-count", "1", "--tty=false"]
-        return self.clients.run([self.exe, *args, *flags], timeout=CLIENT_TIMEOUT)
-
-    def step(self, command: str, mode: str, *args: str):
-        since = self.log.mark()
-        result = self(*args)
-        assert result.returncode == 0, result.describe()
-        assert_documented(self.log, since, "imgpkg", command, mode, self.placeholders)
-        return result
+        return self.clients.run([self.exe, *args, *flags], input=input, timeout=CLIENT_TIMEOUT)
 
     @property
     def bundle(self) -> str:

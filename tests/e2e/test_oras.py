@@ -13,10 +13,9 @@ import pytest
 
 from .goclients import (
     CLIENT_TIMEOUT,
-    HelperLog,
+    GoClient,
     assert_documented,
     assert_no_secret,
-    go_client,
     helper_config,
     pass_entries,
     pass_store,
@@ -36,28 +35,19 @@ def pass_env() -> Iterator[dict[str, str]]:
         yield reach
 
 
-class Oras:
+class Oras(GoClient):
+    name = "oras"
+
     def __init__(self, clients: Clients, registry: Registry):
+        super().__init__(clients)
         assert registry.tls is not None
-        self.clients, self.registry = clients, registry
-        self.exe = str(go_client("oras"))
-        self.log = HelperLog(clients)
+        self.registry = registry
         self.ca = str(registry.tls.ca_cert)
         self.placeholders = {f"{registry.host}/{REPO}": "HOST/REPO", registry.host: "HOST"}
 
     def __call__(self, *args: str, input: str | None = None):
         tls = [] if args[0] == "logout" else ["--ca-file", self.ca]  # logout talks to no registry
         return self.clients.run([self.exe, *args, *tls], input=input, timeout=CLIENT_TIMEOUT)
-
-    def step(self, command: str, mode: str, *args: str, input: str | None = None, ok: bool = True):
-        since = self.log.mark()
-        result = self(*args, input=input)
-        if ok:
-            assert result.returncode == 0, result.describe()
-        else:
-            assert refused(result), result.describe()
-        assert_documented(self.log, since, "oras", command, mode, self.placeholders)
-        return result
 
 
 @pytest.mark.parametrize("mode", ["credsStore", "credHelpers"])

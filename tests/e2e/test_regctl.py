@@ -16,13 +16,10 @@ from pathlib import Path
 import pytest
 
 from .goclients import (
-    CLIENT_TIMEOUT,
     OTHER_PASSWORD,
     OTHER_USER,
-    HelperLog,
-    assert_documented,
+    GoClient,
     env_credentials,
-    go_client,
     helper_config,
     other_registry_fixture,  # noqa: F401  (the fixture other_registry)
     refused,
@@ -35,12 +32,13 @@ SEED_REPO = "e2e/seed"
 COPY_REPO = "e2e/regctl-copy"
 
 
-class Regctl:
+class Regctl(GoClient):
+    name = "regctl"
+
     def __init__(self, clients: Clients, src: Registry, dst: Registry):
+        super().__init__(clients)
         assert src.tls is not None
-        self.clients, self.src, self.dst = clients, src, dst
-        self.exe = str(go_client("regctl"))
-        self.log = HelperLog(clients)
+        self.src, self.dst = src, dst
         clients.extra_env["SSL_CERT_FILE"] = str(src.tls.ca_cert)
         self.placeholders = {
             f"{src.host}/{SEED_REPO}": "HOST/SEED",
@@ -48,16 +46,6 @@ class Regctl:
             src.host: "HOST",
             dst.host: "HOST2",
         }
-
-    def __call__(self, *args: str, input: str | None = None):
-        return self.clients.run([self.exe, *args], input=input, timeout=CLIENT_TIMEOUT)
-
-    def step(self, command: str, mode: str, *args: str, input: str | None = None):
-        since = self.log.mark()
-        result = self(*args, input=input)
-        assert result.returncode == 0, result.describe()
-        assert_documented(self.log, since, "regctl", command, mode, self.placeholders)
-        return result
 
     @property
     def config(self) -> Path:

@@ -100,6 +100,25 @@ class Chain:
                 self.trace(f"list: leaving out {key!r}: {err}")
         return result
 
+    def known_patterns(self, skipped: list[str]) -> list[str]:
+        """Every entry the sources hold, written as the kubelet's ``matchImages`` writes it (globs and paths
+        kept, Docker Hub as ``docker.io``): env entries, the github keychain's host, store and docker config keys.
+        A configuration error of the env or the keychains raises (every lookup would fail); a store or config
+        that cannot be listed is described in ``skipped`` and left out. For ``explain`` and ``configure kubelet``.
+        """
+        from .address import match_key
+
+        found = list(self.source("env").patterns())  # type: ignore[attr-defined]
+        found += self.source("keychains").list_keys()
+        for name in ("store", "docker"):
+            try:
+                keys = self.source(name).list_keys()
+            except HelperError as err:
+                skipped.append(f"cannot list the {name} entries ({err}); their registries are left out")
+                continue
+            found += [match_key(target) for target in map(parse_target, keys) if not target.web_login_key]
+        return list(dict.fromkeys(p for p in found if p))
+
     # --- the sources, each imported and built on first use -----------------------------------------------------
 
     def _env(self) -> Source:

@@ -73,19 +73,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def current_patterns(environ: dict[str, str], extra: list[str], warnings: list[str]) -> list[str]:
     """matchImages patterns for every registry the chain can answer now, then ``extra`` (normalised)."""
-    from .address import match_key, parse_target
     from .chain import Chain
     from .sources.env_hostnames import parse_host_pattern
 
-    chain = Chain(environ, delegate=False)
     found: list[str] = []
     try:
-        for pattern in chain.source("env").patterns():  # type: ignore[attr-defined]
+        for pattern in Chain(environ, delegate=False).known_patterns(warnings):
             found.append(pattern)
             host, slash, path = pattern.partition("/")
             if host == "docker.io" and slash and "/" not in path:  # imgpkg applies docker.io/x to library/x too
                 found.append(f"docker.io/library/{path}")
-        found += chain.source("keychains").list_keys()
     except HelperError as err:
         raise ConfigureError(f"the IMGPKG_* variables are unusable, so every lookup would fail: {err}") from None
     if environ.get("IMGPKG_USERNAME"):
@@ -93,13 +90,6 @@ def current_patterns(environ: dict[str, str], extra: list[str], warnings: list[s
             "IMGPKG_USERNAME answers every registry, which matchImages cannot say; name the registries the kubelet "
             "should ask this helper about with --match-image"
         )
-    for name in ("store", "docker"):
-        try:
-            keys = chain.source(name).list_keys()
-        except HelperError as err:
-            warnings.append(f"cannot list the {name} entries ({err}); their registries are left out")
-            continue
-        found += [match_key(target) for target in map(parse_target, keys) if not target.web_login_key]
     for value in extra:
         try:
             found.append(parse_host_pattern(value).match_key)

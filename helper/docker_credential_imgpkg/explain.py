@@ -86,17 +86,9 @@ def explain_form(environ: Mapping[str, str], address: str, clients: str) -> dict
     return report
 
 
-def known_addresses(environ: Mapping[str, str]) -> list[str]:
+def known_addresses(environ: Mapping[str, str], errors: list[str]) -> list[str]:
     """Every registry or repository the helper has an entry for (globs left out: they name no address)."""
-    chain = Chain(environ, delegate=False)
-    found: dict[str, None] = {}
-    env = chain.source("env")
-    for pattern in env.patterns():  # type: ignore[attr-defined]
-        if "*" not in pattern:
-            found[pattern] = None
-    for name in ("keychains", "store", "docker"):
-        found.update(dict.fromkeys(chain.source(name).list_keys()))
-    return list(found)
+    return [p for p in Chain(environ, delegate=False).known_patterns(errors) if "*" not in p]
 
 
 # --- what keeps a client from asking at all ---------------------------------------------------------------------
@@ -224,7 +216,7 @@ def explain(environ: Mapping[str, str], addresses: list[str]) -> dict[str, objec
     errors = []
     if not addresses:
         try:
-            addresses = known_addresses(environ)
+            addresses = known_addresses(environ, errors)
         except HelperError as err:
             errors.append(str(err))
     targets, reports = [], []

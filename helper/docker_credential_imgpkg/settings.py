@@ -30,16 +30,24 @@ def env_flag(environ: Mapping[str, str], name: str) -> bool:
 
 
 def env_text(environ: Mapping[str, str], name: str) -> str:
-    """A credential variable's value as the UTF-8 text it must be, whatever the locale decoded it as (Go clients
-    read our answer as UTF-8); an error naming the variable, never showing it, when its bytes are not UTF-8."""
+    """A credential variable's value as the UTF-8 text it must be, whatever the locale decoded it as."""
     value = environ.get(name, "")
     if value.isascii():
         return value
     try:
-        return os.fsencode(value).decode("utf-8")  # back to the bytes the environment held
-    except (UnicodeError, ValueError) as err:
-        where = f" (byte {err.start})" if isinstance(err, UnicodeDecodeError) else ""
-        raise HelperError(f"{name} is not valid UTF-8{where}; set it as UTF-8 text") from None
+        raw = os.fsencode(value)  # back to the bytes the environment held
+    except UnicodeError:
+        raise HelperError(f"{name} is not valid UTF-8; set it as UTF-8 text") from None
+    return utf8_value(name, raw)
+
+
+def utf8_value(name: str, raw: bytes) -> str:
+    """A variable's bytes as UTF-8 (Go clients read our answer as UTF-8); an error naming the variable, never
+    showing it, when they are not."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise HelperError(f"{name} is not valid UTF-8 (byte {err.start}); set it as UTF-8 text") from None
 
 
 def xdg_dir(environ: Mapping[str, str], variable: str, fallback: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..address import HUB_ALIASES, HUB_HOST, HUB_KEY, Target, split_port
 from ..errors import HelperError
 from ..protocol import TOKEN_USERNAME, Credentials
+from ..settings import utf8_value
 from . import STOP, Match
 from .env_hostnames import HostPattern, parse_host_pattern, quick_host
 
@@ -32,7 +33,7 @@ class EnvEntry:
 
     def value(self, field: str) -> str:
         name = self.variable(field)
-        return decode_value(name, self.variables.get(_encode(name), b""))
+        return utf8_value(name, self.variables.get(_encode(name), b""))
 
     def variable(self, name: str) -> str:
         return PREFIX + name + ("" if self.suffix is None else "_" + self.suffix)
@@ -215,14 +216,6 @@ def _encode(text: str) -> bytes:
 def _decode(raw: bytes) -> str:
     """A variable's name or a HOSTNAME value, for matching and messages."""
     return raw.decode("utf-8", "surrogateescape")
-
-
-def decode_value(name: str, raw: bytes) -> str:
-    """A credential variable's value: UTF-8 whatever the locale, as Go clients read the answer."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise HelperError(f"{name} is not valid UTF-8 (byte {err.start}); set it as UTF-8 text") from None
 
 
 def _registry_variables(environ: Mapping[str, str]) -> tuple[Mapping[bytes, bytes], list[bytes]]:

@@ -32,7 +32,8 @@ from . import HELPER_NAME, PROGRAM
 from .address import HUB_ALIASES, HUB_KEY
 from .errors import HelperError
 from .programs import find_program
-from .safe_files import load_json_object, write_atomically
+from .safe_files import load_json_object, read_small_file, write_atomically
+from .sources.dockerconfig import MAX_CONFIG_BYTES
 from .sources.dockerconfig import docker_config_path as docker_config_file
 
 HUB_KEYS = (HUB_KEY, "docker.io")  # what docker / what skopeo+podman look up for Hub
@@ -115,12 +116,12 @@ class ConfigFile:
 
 def load(path: Path) -> ConfigFile:
     target = Path(os.path.realpath(path))
-    try:
-        raw = target.read_bytes()
-    except FileNotFoundError:
+    try:  # bounded, and a FIFO planted at the path is refused rather than waited on
+        raw = read_small_file(str(target), MAX_CONFIG_BYTES, f"cannot read {path}")
+    except HelperError as err:
+        raise ConfigureError(str(err)) from None
+    if raw is None:
         return ConfigFile(path, target, None, {})
-    except OSError as err:
-        raise ConfigureError(f"cannot read {path}: {err.strerror}") from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -7,103 +7,35 @@ provider's apiVersion, response decoded strictly: an unknown field or a wrong ap
 kubelet's response cache across the images of one run, and looks images up with the kubelet's keyring.
 
 Without Go these tests are skipped; under CI (``CI`` set) they fail instead. ``KUBELET_HARNESS=path`` uses an
-already built harness.
+already built harness. The fixtures (``harness``, ``node``) are in conftest.py, the node in provider_support.py.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from .provider_support import CACHE_VAR, PROVIDER, V1, V1BETA1, creds_json, env_entry, fake_program
-
-KUBELET_DIR = Path(__file__).resolve().parent
-BUILD = KUBELET_DIR / "build.sh"
+from .provider_support import (
+    CACHE_VAR,
+    PROVIDER,
+    V1,
+    V1BETA1,
+    answer,
+    creds,
+    creds_json,
+    env_entry,
+    fake_program,
+)
 
 REG = env_entry("reg.example.com:5000", "ci", "reg-secret")
 TEAM = env_entry("reg.example.com:5000/team", "team-robot", "team-secret", "1")
 GLOB = env_entry("*.corp.example", "corp", "corp-secret", "2")
 HUB = env_entry("docker.io", "hubuser", "hub-secret", "3")
 UBUNTU = env_entry("docker.io/ubuntu", "ubu", "ubu-secret", "4")
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set: the kubelet harness must run)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def harness() -> Path:
-    """tests/kubelet/build.sh's binary (built once, then reused from its cache while the sources are unchanged)."""
-    chosen = os.environ.get("KUBELET_HARNESS")
-    if chosen:
-        return Path(chosen).resolve()
-    if not (os.environ.get("GO") or shutil.which("go") or os.access("/usr/local/go/bin/go", os.X_OK)):
-        _unavailable("Go is not installed: the kubelet harness (tests/kubelet/harness) cannot be built")
-    if not BUILD.exists():
-        _unavailable(f"{BUILD} is missing")
-    proc = subprocess.run(["bash", str(BUILD)], capture_output=True, text=True, timeout=1800)
-    if proc.returncode != 0:
-        pytest.fail(f"tests/kubelet/build.sh failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
-    built = Path(proc.stdout.strip().splitlines()[-1]) if proc.stdout.strip() else None
-    if built is None or not os.access(built, os.X_OK):
-        pytest.fail(f"tests/kubelet/build.sh printed no executable path:\n{proc.stdout}{proc.stderr[-2000:]}")
-    return built
-
-
-class Node:
-    """A kubelet's view: a bin dir holding the program under test under the provider's name, and the kubelet's
-    environment (the helper's isolated one plus the test's variables), which the plugin inherits."""
-
-    def __init__(self, harness: Path, helper, root: Path) -> None:
-        self.harness = harness
-        self.helper = helper
-        self.bin_dir = root / "plugins"
-        self.bin_dir.mkdir()
-        (self.bin_dir / PROVIDER).symlink_to(helper.program)
-        self.config = root / "credential-providers.json"
-
-    def run(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [str(self.harness), *args],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env={**self.helper.env, **(env or {})},
-        )
-
-    def configure(self, env: dict[str, str], *extra: str) -> None:
-        result = self.helper.run("configure", "kubelet", "--config", str(self.config), *extra, env=env)
-        assert result.returncode == 0, result
-
-    def lookup(self, env: dict[str, str], *images: str) -> list[dict]:
-        proc = self.run("lookup", "--config", str(self.config), "--bin-dir", str(self.bin_dir), *images, env=env)
-        assert proc.returncode == 0, proc.stderr
-        lines = [json.loads(line) for line in proc.stdout.splitlines()]
-        assert [line["image"] for line in lines] == list(images)
-        return lines
-
-    def exec(self, image: str, env: dict[str, str], version: str = V1) -> tuple[int, dict]:
-        args = ["exec", "--bin-dir", str(self.bin_dir), "--name", PROVIDER, "--api-version", version]
-        proc = self.run(*args, "--arg", "kubelet", image, env=env)
-        return proc.returncode, json.loads(proc.stdout.splitlines()[-1])
-
-
-@pytest.fixture
-def node(harness, helper, tmp_path) -> Node:
-    return Node(harness, helper, tmp_path)
-
-
-def creds(line: dict) -> list[tuple[str, str]]:
-    return [(a["username"], a["password"]) for a in line["auths"]]
 
 
 # --- responses, decoded strictly by the kubelet's exec plugin ---------------------------------------------------
@@ -220,14 +152,9 @@ def test_why_registry_answers_are_per_image_here(node, tmp_path):
     # the registry-wide credentials from its cache for the team's repository, and never asks again.
     stub = tmp_path / "stub-bin"
     stub.mkdir()
-    answer = {
-        "apiVersion": V1,
-        "kind": "CredentialProviderResponse",
-        "cacheKeyType": "Registry",
-        "auth": {"reg.example.com:5000": {"username": "ci", "password": "reg-secret"}},
-    }
+    reply = json.dumps(answer("reg.example.com:5000", "ci", "reg-secret", "Registry"))
     script = stub / PROVIDER
-    script.write_text(f"#!{sys.executable}\nimport sys\nsys.stdin.read()\nprint({json.dumps(answer)!r})\n")
+    script.write_text(f"#!{sys.executable}\nimport sys\nsys.stdin.read()\nprint({reply!r})\n")
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     node.configure({**REG, **TEAM})
     proc = node.run(

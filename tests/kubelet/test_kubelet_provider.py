@@ -14,6 +14,7 @@ from .provider_support import (
     CACHE_VAR,
     V1,
     V1BETA1,
+    answer,
     ask,
     assert_failure,
     auth,
@@ -137,12 +138,7 @@ def test_docker_hub_names(helper, image):
 
 def test_docker_hub_key_is_docker_io_for_the_kubelets_spelling(helper):
     result = ask(helper, "docker.io/library/nginx", env=HUB)
-    assert response(result) == {
-        "apiVersion": V1,
-        "kind": "CredentialProviderResponse",
-        "cacheKeyType": "Registry",
-        "auth": {"docker.io": {"username": "hubuser", "password": "hub-secret"}},
-    }
+    assert response(result) == answer("docker.io", "hubuser", "hub-secret", "Registry")
 
 
 def test_docker_hub_namespace_is_not_a_registry(helper):
@@ -176,12 +172,7 @@ def test_single_name_with_port_like_tag_is_a_docker_hub_image(helper):
 
 def test_registry_entry_keyed_by_registry_and_cached_per_registry(helper):
     result = ask(helper, "reg.example.com:5000/other/app", env=REG)
-    assert response(result) == {
-        "apiVersion": V1,
-        "kind": "CredentialProviderResponse",
-        "cacheKeyType": "Registry",
-        "auth": {"reg.example.com:5000": {"username": "ci", "password": "reg-secret"}},
-    }
+    assert response(result) == answer("reg.example.com:5000", "ci", "reg-secret", "Registry")
 
 
 def test_path_scoped_entry_keyed_by_its_path_and_cached_per_image(helper):

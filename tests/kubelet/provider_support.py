@@ -286,8 +286,14 @@ class Node:
         return lines
 
     def exec(
-        self, image: str, env: dict[str, str], version: str = V1, args: tuple[str, ...] = ("kubelet",), pod=None
+        self,
+        image: str,
+        env: dict[str, str],
+        version: str = V1,
+        args: tuple[str, ...] = ("kubelet",),
+        pod: Pod | None = None,
     ) -> tuple[int, dict]:
+        """One run of the plugin through the kubelet's exec (a one-provider config from ARGS), for POD if given."""
         cmd = ["exec", "--bin-dir", str(self.bin_dir), "--name", PROVIDER, "--api-version", version]
         for arg in args:
             cmd += ["--arg", arg]

@@ -86,8 +86,8 @@ class AuthIndex:
         first, then docker's namespaced fallback for a bare host."""
         if target.address in self.auths:
             return target.address
-        key = self._index.best_key(target) or self._index.namespaced_fallback(target)
-        return self._normal[key] if key else None
+        key = target.key if target.key in self._normal else self._index.fallback_key(target)
+        return self._normal.get(key) if key else None
 
     def normal_keys(self) -> dict[str, str]:
         """Normal-form key → raw key, for ``list``."""

@@ -88,8 +88,8 @@ class Chain:
             trace(f"get {shown(address)}: not found")
         raise NotFound()
 
-    def list(self) -> dict[str, str]:
-        """Every key ``get`` answers, with the username it answers with (never a secret)."""
+    def usernames(self) -> dict[str, str]:
+        """What ``list`` answers: every key ``get`` answers, with the username it answers with (never a secret)."""
         candidates: dict[str, None] = {}
         for name in LISTED:
             candidates.update(dict.fromkeys(self.source(name).list_keys(self.trace)))  # configuration errors fail list

@@ -130,13 +130,13 @@ def child_environment(environ: Mapping[str, str], extra: Mapping[str, str] | Non
     user's value in LD_LIBRARY_PATH_ORIG) and set ``_PYI_*`` variables for its own restart: the program we run
     must not load our bundled libraries, nor, if it is frozen too, take itself for a part of us.
     """
-    env = {}
+    env: dict[bytes, bytes] = {}
     source = os.environb if environ is os.environ else {os.fsencode(k): os.fsencode(v) for k, v in environ.items()}
-    for name, value in source.items():
+    for name, raw in source.items():
         text = name.decode("utf-8", "replace")
         if text in SECRET_NAMES or text.startswith(SECRET_PREFIXES):
             continue
-        env[name] = value
+        env[name] = raw
     if getattr(sys, "frozen", False):
         original = env.pop(b"LD_LIBRARY_PATH_ORIG", None)
         if original is not None:
@@ -145,8 +145,8 @@ def child_environment(environ: Mapping[str, str], extra: Mapping[str, str] | Non
             env.pop(b"LD_LIBRARY_PATH", None)
         for name in [k for k in env if k.startswith(b"_PYI_") or k == b"_MEIPASS2"]:
             del env[name]
-    for name, value in (extra or {}).items():
-        env[name.encode()] = value.encode()
+    for key, value in (extra or {}).items():
+        env[key.encode()] = value.encode()
     return env
 
 
@@ -275,7 +275,11 @@ def _run(argv: list[str], data: bytes, env: Mapping[bytes, bytes], limit: float)
     deadline = time.monotonic() + limit
     pipes = [_above_stdio(fd) for _ in range(3) for fd in os.pipe()]
     in_r, in_w, out_r, out_w, err_r, err_w = pipes
-    actions = [(os.POSIX_SPAWN_DUP2, in_r, 0), (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)]
+    actions: list[tuple[int, int] | tuple[int, int, int]] = [
+        (os.POSIX_SPAWN_DUP2, in_r, 0),
+        (os.POSIX_SPAWN_DUP2, out_w, 1),
+        (os.POSIX_SPAWN_DUP2, err_w, 2),
+    ]
     actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inherited_fds(tuple(pipes))]
     try:
         # SIGPIPE back to its default in the program (we ignore it, as Python does), as subprocess does.
@@ -341,9 +345,9 @@ def _run(argv: list[str], data: bytes, env: Mapping[bytes, bytes], limit: float)
                 pass
         return status, b"".join(outputs[out_r]), b"".join(outputs[err_r])
     except BaseException:
-        for target in (lambda: os.killpg(pid, SIGKILL), lambda: os.kill(pid, SIGKILL)):
+        for kill in (os.killpg, os.kill):  # its whole process group, or at least itself
             try:
-                target()
+                kill(pid, SIGKILL)
             except OSError:
                 pass
         try:

@@ -112,7 +112,7 @@ def decode_store(data: bytes) -> Credentials:
         obj = json.loads(text, object_pairs_hook=_Members)
     except RecursionError:
         raise HelperError("store: input nested too deeply to be credentials") from None
-    except ValueError as err:
+    except json.JSONDecodeError as err:
         # json's message carries a position, never the input itself.
         where = f"line {err.lineno} column {err.colno}"
         raise HelperError(f"store: input is not valid JSON ({err.msg} at {where})") from None

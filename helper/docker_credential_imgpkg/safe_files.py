@@ -27,7 +27,8 @@ MAX_JSON_DEPTH = 64  # docker's and the kubelet's files nest 5 deep; json.dumps(
 def read_bounded(fd: int, limit: int) -> bytes | None:
     """Everything ``fd`` holds; None, without reading the rest, when that is more than ``limit`` bytes. A
     descriptor left non-blocking by whoever shares it (a pipe) is waited on rather than failed. Raises OSError."""
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         try:
             chunk = os.read(fd, min(1 << 20, limit + 1 - size))
@@ -104,8 +105,10 @@ def load_json_object(data: bytes, what: str, *, hint: str = "") -> dict[str, obj
         raise HelperError(f"{what}: {err}{hint}") from None
     except UnicodeDecodeError:
         raise HelperError(f"{what}: not valid JSON (not UTF-8 text){hint}") from None
-    except ValueError as err:  # json's message carries a position, never the document itself
+    except json.JSONDecodeError as err:  # its message carries a position, never the document itself
         raise HelperError(f"{what}: not valid JSON ({err.msg} at line {err.lineno} column {err.colno}){hint}") from None
+    except ValueError:
+        raise HelperError(f"{what}: not valid JSON{hint}") from None
     if not isinstance(doc, dict):
         raise HelperError(f"{what}: expected a JSON object{hint}")
     if _too_deep(doc):

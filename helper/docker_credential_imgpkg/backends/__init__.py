@@ -1,4 +1,5 @@
-"""Where ``store`` keeps secrets: the 4-method interface every backend implements, and choosing one.
+"""Where ``store`` keeps secrets: the 4-method interface every backend implements (the store source,
+``sources.store.StoreSource``, chooses one).
 
 Keys handed to a backend are already normalised (``address.store_key``), so every client's spelling of a
 registry lands on one entry whatever the backend. Read-only mode is not a backend's concern: the store source
@@ -12,13 +13,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod  # abc is loaded at every Python start-up: free
 
-from ..errors import HelperError
-from ..redact import shown
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from ..protocol import Credentials
 
 
@@ -42,27 +38,3 @@ class Backend(ABC):
     @abstractmethod
     def list(self) -> dict[str, str]:
         """Every stored key mapped to its username."""
-
-
-def select_backend(environ: Mapping[str, str]) -> Backend:
-    """``DOCKER_CREDENTIAL_IMGPKG_BACKEND``, else the settings file's ``backend``: ``file`` (the default) or
-    ``helper:NAME`` (another credential helper, ``docker-credential-NAME``, keeps the secrets)."""
-    from ..settings import backend_setting
-
-    spec, origin = backend_setting(environ)
-    if spec == "file":
-        from ..paths import store_path
-        from .file import FileBackend
-
-        return FileBackend(store_path(environ))
-    kind, sep, name = spec.partition(":")
-    if kind != "helper" or not sep:
-        raise HelperError(
-            f"{origin}: unknown backend {shown(spec)}; use file (the default) or helper:NAME "
-            "(keeps secrets in docker-credential-NAME, e.g. helper:pass)"
-        )
-    from .helper import HelperBackend
-    from .loopguard import check_backend_name
-
-    check_backend_name(name.strip(), origin, environ)
-    return HelperBackend(name.strip(), origin, environ)

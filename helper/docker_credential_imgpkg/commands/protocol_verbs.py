@@ -31,7 +31,7 @@ def run(action: str, data: bytes, environ: Mapping[str, str]) -> str:
     if action == "list":
         from ..protocol import encode_list
 
-        return encode_list(Chain(environ, delegate=False).list())
+        return encode_list(Chain(environ, delegate=False).usernames())
     if action == "get":
         from ..protocol import encode_get
 

@@ -8,7 +8,7 @@ from ..address import KeyIndex, match_key, parse_target
 from ..errors import HelperError
 from ..protocol import Credentials
 from ..redact import shown
-from ..settings import READONLY_VAR
+from ..settings import READONLY_VAR, backend_setting
 from ..variables import env_flag
 from . import Match, Source
 
@@ -37,8 +37,6 @@ class StoreSource(Source):
     def backend(self) -> Backend:
         """Chosen on first use: a lookup the environment answers never reads the settings file."""
         if self._backend is None:
-            from ..backends import select_backend
-
             self._backend = select_backend(self.environ)
         return self._backend
 
@@ -110,3 +108,25 @@ class StoreSource(Source):
         trace(
             f"erase {shown(address)}: entry {shown(key)} " + ("removed" if removed else "not present (nothing to do)")
         )
+
+
+def select_backend(environ: Mapping[str, str]) -> Backend:
+    """``DOCKER_CREDENTIAL_IMGPKG_BACKEND``, else the settings file's ``backend``: ``file`` (the default) or
+    ``helper:NAME`` (another credential helper, ``docker-credential-NAME``, keeps the secrets)."""
+    spec, origin = backend_setting(environ)
+    if spec == "file":
+        from ..backends.file import FileBackend
+        from ..paths import store_path
+
+        return FileBackend(store_path(environ))
+    kind, sep, name = spec.partition(":")
+    if kind != "helper" or not sep:
+        raise HelperError(
+            f"{origin}: unknown backend {shown(spec)}; use file (the default) or helper:NAME "
+            "(keeps secrets in docker-credential-NAME, e.g. helper:pass)"
+        )
+    from ..backends.helper import HelperBackend
+    from ..backends.loopguard import check_backend_name
+
+    check_backend_name(name.strip(), origin, environ)
+    return HelperBackend(name.strip(), origin, environ)

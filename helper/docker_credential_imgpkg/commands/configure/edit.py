@@ -236,9 +236,10 @@ def _shown_string(raw: str, value: str) -> str:
     return raw if masked == value else json.dumps(masked, ensure_ascii=False)
 
 
-def _redacted_tokens(text: str) -> Iterator[str]:
-    from json.decoder import scanstring
+_DECODER = json.JSONDecoder()
 
+
+def _redacted_tokens(text: str) -> Iterator[str]:
     stack: list[_Frame] = []
     i, n = 0, len(text)
     while i < n:
@@ -271,7 +272,7 @@ def _redacted_tokens(text: str) -> Iterator[str]:
             yield c
             i += 1
         elif c == '"':
-            value, end = scanstring(text, i + 1)
+            value, end = _DECODER.raw_decode(text, i)
             if top is not None and top.in_object and top.want_key:  # a member name
                 top.at = value
                 yield _shown_string(text[i:end], value)

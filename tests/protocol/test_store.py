@@ -326,13 +326,7 @@ def test_concurrent_stores_lose_nothing(helper):
     procs = []
     for i in range(24):
         payload = json.dumps({"ServerURL": f"reg{i}.example.com", "Username": f"user{i}", "Secret": f"s{i}"})
-        proc = subprocess.Popen(
-            [helper.program, "store"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=helper.env,
-        )
+        proc = helper.spawn("store")
         procs.append((proc, payload))
     for proc, payload in procs:
         out, err = proc.communicate(payload.encode(), timeout=60)
@@ -350,9 +344,7 @@ def test_concurrent_stores_and_erases(helper):
             (["store"], json.dumps({"ServerURL": f"new{i}.io", "Username": "u", "Secret": "s"})),
             (["erase"], f"old{i}.io"),
         ):
-            proc = subprocess.Popen(
-                [helper.program, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=helper.env
-            )
+            proc = helper.spawn(*args)
             procs.append((proc, data))
     for proc, data in procs:
         out, _ = proc.communicate(data.encode(), timeout=60)
@@ -368,24 +360,8 @@ def test_readers_never_see_a_partial_file(helper):
     procs = []
     for i in range(10):
         payload = json.dumps({"ServerURL": f"w{i}.io", "Username": "u", "Secret": "x" * 20_000})
-        procs.append(
-            (
-                subprocess.Popen(
-                    [helper.program, "store"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=helper.env
-                ),
-                payload,
-                b"",
-            )
-        )
-        procs.append(
-            (
-                subprocess.Popen(
-                    [helper.program, "get"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=helper.env
-                ),
-                f"seed{i}.io",
-                f'"Username":"u{i}"'.encode(),
-            )
-        )
+        procs.append((helper.spawn("store"), payload, b""))
+        procs.append((helper.spawn("get"), f"seed{i}.io", f'"Username":"u{i}"'.encode()))
     for proc, data, expected in procs:
         out, _ = proc.communicate(data.encode(), timeout=60)
         assert proc.returncode == 0 and expected in out, out
@@ -480,9 +456,7 @@ class LockProbe:
         self.lock = open(str(path) + ".lock", "a+")  # noqa: SIM115 - held until the probe is collected
         fcntl.flock(self.lock.fileno(), fcntl.LOCK_EX)
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(
-            [helper.program, "store"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-        )
+        self.proc = helper.spawn("store", env=env)
         self.proc.stdin.write(b'{"ServerURL":"quay.io","Username":"bob","Secret":"s2"}')
         self.proc.stdin.close()
         self.watcher = threading.Thread(target=self._watch, args=(self.proc,), name="lock-probe", daemon=True)

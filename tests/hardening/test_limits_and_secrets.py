@@ -27,13 +27,7 @@ def feed_endless(
 ) -> tuple[int, str, int, float, int]:
     """Run ``verb`` with ``total`` bytes on stdin (default: far more than the helper may ever read); return
     (exit, stdout, bytes the helper accepted, seconds, max RSS KiB)."""
-    proc = subprocess.Popen(
-        [helper.program, verb],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**helper.env, **(env or {})},
-    )
+    proc = helper.spawn(verb, env=env)
     sent = 0
     chunk = b"x" * (1 << 16)
 
@@ -261,7 +255,7 @@ def test_non_blocking_stdin_is_waited_for(helper):
     read_end, write_end = os.pipe()
     flags = fcntl.fcntl(read_end, fcntl.F_GETFL)
     fcntl.fcntl(read_end, fcntl.F_SETFL, flags | os.O_NONBLOCK)
-    proc = subprocess.Popen([helper.program, "get"], stdin=read_end, stdout=subprocess.PIPE, env=helper.env)
+    proc = helper.spawn("get", stdin=read_end)
     os.close(read_end)
     time.sleep(0.3)
     os.write(write_end, b"example.com")

@@ -11,8 +11,7 @@ parsed and looked up without ever building each of its prefixes.
 
 from __future__ import annotations
 
-from .errors import HelperError
-from .redact import shown
+from .errors import HelperError, shown
 
 HUB_HOST = "index.docker.io"
 HUB_KEY = "https://index.docker.io/v1/"  # what docker stores and looks up for Docker Hub

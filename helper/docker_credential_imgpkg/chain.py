@@ -16,9 +16,8 @@ from __future__ import annotations
 
 from .address import parse_target
 from .debug import Trace
-from .errors import HelperError
+from .errors import HelperError, shown
 from .protocol import NotFound
-from .redact import shown
 from .sources import Stop
 
 TYPE_CHECKING = False

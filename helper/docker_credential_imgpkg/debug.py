@@ -1,6 +1,6 @@
 """The debug trace (``DOCKER_CREDENTIAL_IMGPKG_DEBUG=1``): one line per decision, on stderr, secrets never.
 
-Callers show values through ``redact.shown``; as a second line of defence every word of a line that holds
+Callers show values through ``errors.shown``; as a second line of defence every word of a line that holds
 an ``@`` has its URL user-info masked before it is printed or recorded.
 """
 
@@ -59,6 +59,6 @@ class Recorder(Trace):
 def _masked(message: str) -> str:
     if "@" not in message:
         return message
-    from .redact import without_userinfo
+    from .errors import without_userinfo
 
     return " ".join(without_userinfo(word) if "@" in word else word for word in message.split(" "))

@@ -1,10 +1,11 @@
 """Reading and replacing the small files the helper touches, without surprises.
 
-One bounded reader for every file and for standard input (never blocks on a FIFO planted at a path, never
-reads past a bound), one loader of JSON documents (strict: duplicate keys, non-finite numbers and absurd
-nesting refused, as a file we may rewrite must round-trip), one lock (an exclusive ``flock`` on a sibling
-``.lock`` file, waited for with a bound) and one atomic writer (a complete temp file in the same directory,
-fsynced, renamed into place). Messages name the file and never quote its contents: it may hold credentials.
+One bounded reader for every file (``read_small_file``, on ``stdio.read_bounded``, which standard input shares):
+it never blocks on a FIFO planted at a path and never reads past a bound. One loader of JSON documents, strict:
+duplicate keys, non-finite numbers and absurd nesting are refused, as a file we may rewrite must round-trip.
+One lock (an exclusive ``flock`` on a sibling ``.lock`` file or on the directory, waited for with a bound) and
+one atomic writer (a complete temp file in the same directory, fsynced, renamed into place). Messages name the
+file and never quote its contents: it may hold credentials.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import stat
 
 from .errors import HelperError
+from .stdio import read_bounded
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -22,27 +24,6 @@ if TYPE_CHECKING:
 TEMP_MARK = ".tmp-"
 LOCK_TIMEOUT = 10.0
 MAX_JSON_DEPTH = 64  # docker's and the kubelet's files nest 5 deep; json.dumps(indent=...) recurses per level
-
-
-def read_bounded(fd: int, limit: int) -> bytes | None:
-    """Everything ``fd`` holds; None, without reading the rest, when that is more than ``limit`` bytes. A
-    descriptor left non-blocking by whoever shares it (a pipe) is waited on rather than failed. Raises OSError."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        try:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
-        except BlockingIOError:
-            import select
-
-            select.select([fd], [], [])
-            continue
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            return None
 
 
 def read_small_file(

@@ -8,9 +8,8 @@ the environment decides never opens it.
 
 from __future__ import annotations
 
-from .errors import HelperError
+from .errors import HelperError, shown
 from .paths import settings_path
-from .redact import shown
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

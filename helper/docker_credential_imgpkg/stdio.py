@@ -7,7 +7,6 @@ ended to its exit status and message.
 
 from __future__ import annotations
 
-import errno
 import os
 import sys
 
@@ -33,8 +32,6 @@ def setup_streams() -> None:
 
 def read_stdin(limit: int) -> bytes:
     """All of standard input, refusing more than ``limit`` bytes without reading the rest."""
-    from .safe_files import read_bounded
-
     fd = sys.stdin.fileno() if sys.stdin is not None else -1
     if fd < 0:
         return b""
@@ -47,11 +44,34 @@ def read_stdin(limit: int) -> bytes:
     return data
 
 
+def read_bounded(fd: int, limit: int) -> bytes | None:
+    """Everything ``fd`` holds; None, without reading the rest, when that is more than ``limit`` bytes. A
+    descriptor left non-blocking by whoever shares it (a pipe) is waited on rather than failed. Raises OSError."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        try:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+        except BlockingIOError:
+            import select
+
+            select.select([fd], [], [])
+            continue
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return None
+
+
 def write_out(text: str) -> OSError | None:
     """Write ``text`` to stdout and flush; the error when it cannot be written (the reader went away, EPIPE, or
     stdout is unwritable, ENOSPC or EIO). stdout is then pointed at /dev/null, so that Python does not complain
     again at exit."""
     if sys.stdout is None:  # started with fd 1 closed: nobody can read an answer
+        import errno
+
         return OSError(errno.EBADF, os.strerror(errno.EBADF))
     try:
         if text:

@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("backends", "backends.*"),
     ("client",),
     ("settings", "paths", "authfile", "kubelet_rules", "debug"),
-    ("protocol", "address", "safe_files", "stdio", "variables", "redact"),
+    ("protocol", "address", "safe_files", "stdio", "variables"),
     ("errors", ""),  # "" is the package itself (__init__: the program's name and version)
 ]
 

@@ -14,8 +14,7 @@ import sys
 
 from .. import HELPER_NAME, PROGRAM
 from ..client import find_program
-from ..errors import HelperError
-from ..redact import shown
+from ..errors import HelperError, shown
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -14,10 +14,9 @@ from ..address import HUB_HOST, containers_helper_key, docker_helper_key, parse_
 from ..chain import Chain
 from ..client import find_program
 from ..debug import Recorder
-from ..errors import HelperError, UsageError
+from ..errors import HelperError, UsageError, shown, without_userinfo
 from ..paths import containers_auth_files, docker_config_path, registries_conf_paths
 from ..protocol import NotFound
-from ..redact import shown, without_userinfo
 from ..stdio import EXIT_FAILURE, EXIT_OK, guarded, warn, write_out
 
 TYPE_CHECKING = False

@@ -23,10 +23,9 @@ from __future__ import annotations
 
 from .. import PROGRAM
 from ..address import HUB_DOMAIN, Image, parse_image
-from ..errors import HelperError, UsageError
+from ..errors import HelperError, UsageError, shown
 from ..kubelet_rules import PLUGIN_APIS, REQUEST_KIND, RESPONSE_KIND, kubelet_key_matches, parse_go_duration
 from ..protocol import NotFound
-from ..redact import shown
 from ..stdio import EXIT_OK, guarded, read_stdin, warn, write_out
 
 TYPE_CHECKING = False

@@ -9,9 +9,8 @@ import os
 
 from ..address import match_key, parse_target
 from ..authfile import AuthIndex, decode_entry
-from ..errors import HelperError
+from ..errors import HelperError, shown
 from ..paths import docker_config_path
-from ..redact import shown
 from ..safe_files import load_json_object, read_small_file
 from . import Match, Source
 

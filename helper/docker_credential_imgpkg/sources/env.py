@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from ..address import HUB_ALIASES, HUB_HOST, HUB_KEY, Target, split_port
-from ..errors import HelperError
+from ..errors import HelperError, shown, without_userinfo
 from ..protocol import TOKEN_USERNAME, Credentials
-from ..redact import shown, without_userinfo
 from ..variables import utf8_value
 from . import STOP, Match, Source
 from .env_hostnames import HostPattern, parse_host_pattern, quick_host

@@ -4,8 +4,7 @@ ports and path prefixes. Only the env source uses these; client addresses are ``
 from __future__ import annotations
 
 from ..address import HUB_ALIASES, HUB_DOMAIN, HUB_HOST, Target, canonical_host, official_image, split_port
-from ..errors import HelperError
-from ..redact import shown, without_userinfo
+from ..errors import HelperError, shown, without_userinfo
 
 
 class HostPattern:

@@ -7,9 +7,8 @@ given and would hand Google tokens to any registry asked.
 from __future__ import annotations
 
 from ..client import HelperClient, ProgramMissing
-from ..errors import HelperError
+from ..errors import HelperError, shown, shown_plain
 from ..protocol import Credentials
-from ..redact import shown, shown_plain
 from ..stdio import warn
 from ..variables import env_text
 from . import Match, Source

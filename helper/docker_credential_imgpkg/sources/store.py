@@ -5,9 +5,8 @@ once, here."""
 from __future__ import annotations
 
 from ..address import KeyIndex, match_key, parse_target
-from ..errors import HelperError
+from ..errors import HelperError, shown
 from ..protocol import Credentials
-from ..redact import shown
 from ..settings import READONLY_VAR, backend_setting
 from ..variables import env_flag
 from . import Match, Source

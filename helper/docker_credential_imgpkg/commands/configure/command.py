@@ -8,9 +8,8 @@ import sys
 
 from ... import PROGRAM
 from ...client import find_program
-from ...errors import HelperError, UsageError
+from ...errors import HelperError, UsageError, shown, shown_plain
 from ...paths import KUBELET_BIN_DIR, containers_auth_path, docker_config_path, settings_path
-from ...redact import shown, shown_plain
 from ...stdio import EXIT_OK, EXIT_USAGE, guarded, warn, write_out
 from .edit import Edit, NotJSON
 

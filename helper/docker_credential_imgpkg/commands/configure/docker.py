@@ -20,8 +20,7 @@ import re
 
 from ... import HELPER_NAME
 from ...address import HUB_ALIASES, HUB_KEYS
-from ...errors import HelperError
-from ...redact import shown
+from ...errors import HelperError, shown
 from .edit import ConfigFile, ConfigureError, Plan, copy
 
 TYPE_CHECKING = False

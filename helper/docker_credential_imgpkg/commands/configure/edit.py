@@ -15,8 +15,7 @@ import json
 import os
 import stat
 
-from ...errors import HelperError
-from ...redact import without_userinfo
+from ...errors import HelperError, without_userinfo
 from ...safe_files import FileLock, identity, load_json_object, read_small_file, write_atomically
 
 TYPE_CHECKING = False

@@ -24,10 +24,9 @@ import json
 
 from ... import PROGRAM
 from ...address import HUB_DOMAIN, official_image
-from ...errors import HelperError
+from ...errors import HelperError, shown
 from ...kubelet_rules import CONFIG_API, CONFIG_APIS, CONFIG_KIND, PLUGIN_API, PLUGIN_APIS
 from ...paths import KUBELET_DROP_IN, KUBELET_ENV_FILE
-from ...redact import shown
 from .edit import ConfigFile, ConfigureError, Plan, copy
 
 TYPE_CHECKING = False

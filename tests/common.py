@@ -96,7 +96,12 @@ class Helper:
         return self.docker_config_path
 
     def run(
-        self, *args: str, stdin: bytes | str = b"", env: dict[str, str] | None = None, timeout: float = 30
+        self,
+        *args: str,
+        stdin: bytes | str = b"",
+        env: dict[str, str] | None = None,
+        timeout: float = 30,
+        cwd: Path | None = None,
     ) -> Result:
         data = stdin.encode() if isinstance(stdin, str) else stdin
         proc = subprocess.run(
@@ -105,6 +110,7 @@ class Helper:
             capture_output=True,
             timeout=timeout,
             env={**self.env, **(env or {})},
+            cwd=cwd,
         )
         return Result(proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"))
 

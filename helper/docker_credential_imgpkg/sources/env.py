@@ -99,7 +99,9 @@ class EnvSource(Source):
             raise HelperError(f"Unknown env variable {shown(_decode(unknown))}")
         self._hostnames = _hostnames(self.variables, names)  # raw suffix -> raw value
         self._by_host: dict[str, list[bytes | None]] = {}  # the unusual spellings, by lowercase host[:port]
-        self._globbed: list[bytes | None] = []
+        self._globbed: dict[int, list[bytes | None]] = {}  # glob entries, by their host's label count
+        self._by_value: dict[bytes, list[bytes | None]] | None = None  # every entry by its raw HOSTNAME value
+        self._by_name: dict[str, list[bytes | None]] | None = None  # non-glob entries by host name (for traces)
         self._entries: dict[bytes | None, EnvEntry] = {}
         # Lowercase host names without port, path or glob (nearly all) are compared as raw bytes.
         unusual = [s for s, v in self._hostnames.items() if v.translate(None, _PLAIN_HOST) or v in _HUB_ALIASES]
@@ -109,7 +111,7 @@ class EnvSource(Source):
                 pattern = self._entry(suffix).parsed()
                 host = pattern.host + (":" + pattern.port if pattern.port else "")
             if "*" in host:
-                self._globbed.append(suffix)
+                self._globbed.setdefault(_labels(host), []).append(suffix)
             else:
                 self._by_host.setdefault(host, []).append(suffix)
 
@@ -120,10 +122,14 @@ class EnvSource(Source):
         return entry
 
     def _candidates(self, target: Target) -> list[EnvEntry]:
-        """Entries whose host could match ``target`` (same host[:port] or a glob), not yet checked."""
-        wanted = _encode(target.host)
-        suffixes = [s for s, v in self._hostnames.items() if v == wanted]
-        suffixes += self._by_host.get(target.host, []) + self._globbed
+        """Entries whose host could match ``target`` (same host[:port], or a glob with as many labels), not yet
+        checked. Indexed, so that ``list`` (a lookup per key) stays linear in the number of groups."""
+        if self._by_value is None:
+            self._by_value = {}
+            for suffix, value in self._hostnames.items():
+                self._by_value.setdefault(value, []).append(suffix)
+        suffixes = self._by_value.get(_encode(target.host), []) + self._by_host.get(target.host, [])
+        suffixes += self._globbed.get(_labels(target.host), [])
         return list(map(self._entry, suffixes))
 
     def match(self, target: Target) -> EnvEntry | None:
@@ -175,12 +181,16 @@ class EnvSource(Source):
         """Say why each entry of the same host name (any port) or glob does not answer (debug and explain)."""
         if not trace:
             return
-        name = split_port(target.host)[0]
-        for suffix in self._hostnames:
+        if self._by_name is None:  # parsed once, so that explain's lookups stay linear in the number of groups
+            self._by_name = {}
+            for suffix in self._hostnames:
+                host = self._entry(suffix).parsed().host
+                if "*" not in host:
+                    self._by_name.setdefault(host, []).append(suffix)
+        globs = [suffix for group in self._globbed.values() for suffix in group]
+        for suffix in self._by_name.get(split_port(target.host)[0], []) + globs:
             entry = self._entry(suffix)
             pattern = entry.parsed()
-            if pattern.host != name and "*" not in pattern.host:
-                continue
             why = pattern.mismatch(target)
             if why is not None:
                 trace(f"env: {entry.label} passed over: {why}")
@@ -210,6 +220,11 @@ _SUFFIXED_PREFIXES = tuple((PREFIX + f + "_").encode() for f in FIELDS)
 # The same rule as line patterns over the names joined by newlines, for counting in one C-level pass.
 _LINE_PATTERNS = tuple(b"\n" + n + b"\n" for n in _EXACT_NAMES) + tuple(b"\n" + p for p in _SUFFIXED_PREFIXES)
 _HOSTNAME = (PREFIX + "HOSTNAME").encode()
+
+
+def _labels(host: str) -> int:
+    """How many dot-separated labels ``host[:port]``'s name has (a glob matches only as many)."""
+    return split_port(host)[0].count(".") + 1
 
 
 def _encode(text: str) -> bytes:

@@ -36,6 +36,7 @@ binary: venv
 lint: venv
 	$(VENV)/bin/ruff check helper tests packaging
 	$(VENV)/bin/ruff format --check helper tests packaging
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache

@@ -25,8 +25,10 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from .address import Target
+    from .kubelet_tokens import Account
     from .protocol import Credentials
     from .sources import Match, Source
+    from .sources.env import EnvSource
     from .sources.store import StoreSource
 
 ORDER = ("env", "keychains", "globals", "store", "docker")
@@ -35,18 +37,36 @@ LISTED = ("env", "keychains", "store", "docker")  # the sources that hold entrie
 
 
 class Chain:
-    """``delegate=False`` (``list``, ``explain``) never runs the delegated cloud keychains."""
+    """``delegate=False`` (``list``, ``explain``) never runs the delegated cloud keychains. ``account``: the service
+    account the lookup is for (the kubelet provider with ``--audience``, once the request's token passed its
+    checks), which the ``IMGPKG_REGISTRY_*`` groups limited to it answer too; None for every other lookup."""
 
-    def __init__(self, environ: Mapping[str, str], *, delegate: bool = True, trace: Trace | None = None) -> None:
+    def __init__(
+        self,
+        environ: Mapping[str, str],
+        *,
+        delegate: bool = True,
+        trace: Trace | None = None,
+        account: Account | None = None,
+    ) -> None:
         self.environ = environ
         self.delegate = delegate
+        self.account = account
         self.trace = trace if trace is not None else Trace.from_environment(environ)
         self._built: dict[str, Source] = {}
 
     def source(self, name: str) -> Source:
         found = self._built.get(name)
         if found is None:
-            found = self._built[name] = _build(name, self.environ, self.delegate)
+            found = self._built[name] = _build(name, self.environ, self.delegate, self.account)
+        return found
+
+    @property
+    def env(self) -> EnvSource:
+        from .sources.env import EnvSource
+
+        found = self.source("env")
+        assert isinstance(found, EnvSource)
         return found
 
     @property
@@ -118,12 +138,12 @@ class Chain:
         return list(dict.fromkeys(p for p in found if p))
 
 
-def _build(name: str, environ: Mapping[str, str], delegate: bool) -> Source:
+def _build(name: str, environ: Mapping[str, str], delegate: bool, account: Account | None) -> Source:
     """Import and build one source: a verb imports only the sources it reaches."""
     if name == "env":
         from .sources.env import EnvSource
 
-        return EnvSource(environ)
+        return EnvSource(environ, account)
     if name == "keychains":
         from .sources.keychains import KeychainSource
 

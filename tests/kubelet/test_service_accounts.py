@@ -186,11 +186,35 @@ def test_limited_group_never_appears_in_list(helper):
     assert json.loads(result.stdout) == {"open.example.com": "open"}
 
 
-def test_a_malformed_limit_never_opens_the_group_to_get(helper):
-    # Whatever `get` makes of a limit it cannot read, it must not answer from the group as if unlimited.
-    env = {**TEAM_A, f"{SA_VAR}_A": "team-a"}
-    result = helper.get(REG, env=env)
-    assert result.returncode != 0 and "team-a-secret" not in result.stdout + result.stderr, result
+def test_a_malformed_limit_is_an_error_for_get_and_list(helper):
+    # Never "unlimited": a limit that cannot be read is a configuration error for every verb (amendment 5).
+    env = {**TEAM_A, **SHARED, f"{SA_VAR}_A": "team-a"}
+    for result in (helper.get(REG, env=env), helper.list(env=env)):
+        assert result.returncode == 1, result
+        assert f"{SA_VAR}_A" in result.stdout and f"{SA_VAR}_A" in result.stderr, result
+        for secret in SECRETS:
+            assert secret not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variables", "fragment"),
+    [
+        ({f"{SA_VAR}_A": " , "}, f"{SA_VAR}_A names no service account"),
+        ({"DOCKER_CREDENTIAL_IMGPKG_KUBELET_SERVICE_ACCOUNT_A": "team-a/*"}, "Unknown env variable"),
+        ({f"{SA_VAR}A": "team-a/*"}, "Unknown env variable"),
+    ],
+    ids=["empty", "misspelt", "no-underscore"],
+)
+def test_a_limit_that_could_be_mistaken_for_none_is_an_error(helper, variables, fragment):
+    # An empty list or a misspelt name must not leave the group open to every client.
+    result = helper.get(REG, env={**TEAM_A, **variables, f"{SA_VAR}_A": TEAM_A[f"{SA_VAR}_A"], **variables})
+    assert result.returncode == 1 and fragment in result.stdout, result
+    assert "team-a-secret" not in result.stdout + result.stderr
+
+
+def test_the_cache_setting_alone_is_not_a_limit_variable(helper):
+    result = helper.get(REG, env={**SHARED, CACHE_VAR: "5m"})
+    assert result.returncode == 0 and json.loads(result.stdout)["Secret"] == "shared-secret", result
 
 
 def test_explain_shows_the_limit_and_passes_the_group_over_for_docker_forms(helper):
@@ -217,6 +241,17 @@ def test_explain_shows_token_pass_through_groups(helper):
     result = helper.run("explain", ZOT, env=TOKEN_GROUP)
     assert result.returncode == 0, result
     assert f"{TOKEN_REGISTRY}_Z" in result.stdout and ZOT in result.stdout
+    report = json.loads(helper.run("explain", "--json", env={**TOKEN_GROUP, **TEAM_A}).stdout)
+    groups = {g["group"]: g for g in report["kubelet"]}
+    assert groups[f"{TOKEN_REGISTRY}_Z={ZOT}"]["username"] == "kubelet-token"
+    assert groups[f"IMGPKG_REGISTRY_HOSTNAME_A={REG}"]["variable"] == f"{SA_VAR}_A"
+    assert [a["address"] for a in report["addresses"]] == [REG]  # the limited group's registry, passed over
+    assert all(not f["found"] for f in report["addresses"][0]["forms"])
+
+
+def test_explain_reports_a_broken_token_group(helper):
+    result = helper.run("explain", "--json", env={f"{TOKEN_REGISTRY}_Z": ZOT})
+    assert result.returncode == 1 and f"{TOKEN_USERNAME}_Z" in "".join(json.loads(result.stdout)["errors"])
 
 
 # --- limit syntax -----------------------------------------------------------------------------------------------
@@ -387,6 +422,13 @@ def test_pass_through_cache_duration_is_the_shorter_of_the_token_and_the_setting
         assert 0 < left <= 3600
 
 
+def test_pass_through_cache_duration_never_outlives_the_token(helper):
+    # Amendment 3: whatever the setting, the answer is not cached past the token's exp.
+    token = sa_token("team-a", "default", [AUD], expires_in=120)
+    obj = response(kubelet(helper, f"{ZOT}/app", {**TOKEN_GROUP, CACHE_VAR: "5m"}, *PASS_THROUGH, token=token))
+    assert 0 < seconds(obj["cacheDuration"]) <= 120
+
+
 def test_pass_through_answers_only_from_token_groups(helper):
     token = sa_token("team-a", "default", [AUD])
     env = {**TEAM_A, **SHARED, **TOKEN_GROUP}
@@ -461,23 +503,95 @@ def test_configure_annotation_keys_and_require_service_account(node):
     assert attributes["optionalServiceAccountAnnotationKeys"] == ["imgpkg.example/team"]
 
 
-def test_required_annotation_never_yields_a_config_the_kubelet_rejects(node):
-    # The kubelet refuses requiredServiceAccountAnnotationKeys with requireServiceAccount false.
+def test_required_annotation_implies_require_service_account(node):
+    # The kubelet refuses requiredServiceAccountAnnotationKeys with requireServiceAccount false (amendment 1).
     extra = ("--service-account-audience", AUD, "--required-annotation", "imgpkg.example/pull")
-    result = node.helper.run("configure", "kubelet", "--config", str(node.config), *extra, env=TEAM_A)
-    if result.returncode == 0:
-        assert node.providers()[PROVIDER]["tokenAttributes"]["requireServiceAccount"] is True
-    else:
-        assert result.returncode == 1 and "--require-service-account" in result.stderr, result
-        assert not node.config.exists()
+    result = node.configure(TEAM_A, *extra)
+    assert node.providers()[PROVIDER]["tokenAttributes"]["requireServiceAccount"] is True
+    assert "requireServiceAccount = true" in result.stdout  # the notes say why
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ("--required-annotation", "not a key"),
+        ("--optional-annotation", "bad_prefix.example/x"),
+        ("--required-annotation", "a.example/k", "--optional-annotation", "a.example/k"),
+    ],
+    ids=["space", "bad-prefix", "both"],
+)
+def test_annotation_keys_the_kubelet_would_refuse_are_refused(node, extra):
+    args = ("configure", "kubelet", "--config", str(node.config), "--service-account-audience", AUD, *extra)
+    result = node.helper.run(*args, env=TEAM_A)
+    assert result.returncode == 1 and "annotation key" in result.stderr, result
+    assert not node.config.exists()
+
+
+@pytest.mark.parametrize("flag", [("--require-service-account",), ("--required-annotation", "a.example/k")])
+def test_token_options_need_an_audience(node, flag):
+    result = node.helper.run("configure", "kubelet", "--config", str(node.config), *flag, env={**TEAM_A, **SHARED})
+    assert result.returncode == 1 and "--service-account-audience" in result.stderr, result
+    assert not node.config.exists()
 
 
 def test_without_the_flag_existing_token_attributes_are_kept_and_new_providers_get_none(node):
-    node.configure(TEAM_A)
+    node.configure({**TEAM_A, **SHARED})
     assert node.providers()[PROVIDER]["tokenAttributes"] is None
     node.configure(TEAM_A, "--service-account-audience", AUD)
     node.configure({**TEAM_A, **env_entry("new.example.com", "n", "n", "N")})
     assert node.providers()[PROVIDER]["tokenAttributes"]["serviceAccountTokenAudience"] == AUD
+
+
+def test_kept_token_attributes_decide_the_args(node):
+    # Amendment 6: args always follow tokenAttributes, so the plugin checks the tokens the kubelet sends.
+    main = {
+        "name": PROVIDER,
+        "matchImages": [REG],
+        "defaultCacheDuration": "1h",
+        "apiVersion": "credentialprovider.kubelet.k8s.io/v1beta1",
+        "args": ["kubelet"],
+        "tokenAttributes": {"serviceAccountTokenAudience": "kept.example", "cacheType": "ServiceAccount",
+                            "requireServiceAccount": False},
+    }  # fmt: skip
+    token = {
+        "name": TOKEN_PROVIDER,
+        "matchImages": [ZOT],
+        "defaultCacheDuration": "5m",
+        "apiVersion": V1,
+        "tokenAttributes": {"serviceAccountTokenAudience": "zot.kept", "cacheType": "Token",
+                            "requireServiceAccount": True},
+    }  # fmt: skip
+    node.config.write_text(_config_doc(main, token))
+    result = node.configure({**TEAM_A, **TOKEN_GROUP})
+    providers = node.providers()
+    assert providers[PROVIDER]["args"] == ["kubelet", "--audience", "kept.example"]
+    assert providers[PROVIDER]["apiVersion"] == V1  # the kubelet refuses tokenAttributes under v1beta1
+    assert providers[PROVIDER]["tokenAttributes"]["serviceAccountTokenAudience"] == "kept.example"
+    assert providers[PROVIDER]["defaultCacheDuration"] == "1h0m0s"
+    assert REG in providers[PROVIDER]["matchImages"]  # the limited group: the provider has an audience
+    assert providers[TOKEN_PROVIDER]["args"] == ["kubelet", "--audience", "zot.kept", "--token-pass-through"]
+    assert "kept.example" in result.stdout and "zot.kept" in result.stdout  # the RBAC for both audiences
+    again = node.configure({**TEAM_A, **TOKEN_GROUP})
+    assert "nothing to change" in again.stdout, again
+
+
+def test_a_limited_group_added_later_joins_a_provider_with_an_audience(node):
+    node.configure(TEAM_A, "--service-account-audience", AUD)
+    node.configure({**TEAM_A, **PRIVATE})  # no flag: the kept tokenAttributes say the provider gets tokens
+    assert "private.example.com" in node.providers()[PROVIDER]["matchImages"]
+
+
+def test_limited_groups_alone_need_an_audience(node):
+    result = node.helper.run("configure", "kubelet", "--config", str(node.config), env=TEAM_A)
+    assert result.returncode == 1 and "--service-account-audience" in result.stderr, result
+    assert f"IMGPKG_REGISTRY_HOSTNAME_A={REG}" in result.stderr
+    assert not node.config.exists()
+
+
+def test_a_limited_group_left_out_without_an_audience_is_warned_about(node):
+    result = node.configure({**TEAM_A, **PRIVATE, **SHARED})
+    assert node.providers()[PROVIDER]["matchImages"] == [REG]
+    assert "private.example.com" in result.stderr and "--service-account-audience" in result.stderr
 
 
 def test_two_providers_when_token_registry_groups_exist(node):
@@ -560,7 +674,29 @@ def test_rbac_for_the_audience_is_printed(node):
     assert "kind: ClusterRole" in out and "kind: ClusterRoleBinding" in out
     assert "request-serviceaccounts-token-audience" in out
     assert re.search(r"resources:[\s\[\-\"']*" + re.escape(AUD), out), out  # flow or block style
+    assert re.search(r"apiGroups:\s*\[\s*\"\"\s*\]", out), out  # the core group (amendment 4)
     assert "kind: Group" in out and "system:nodes" in out
+    # Printed whenever an audience is configured, also when kept from the file (amendment 4).
+    again = node.configure(TEAM_A)
+    assert "request-serviceaccounts-token-audience" in again.stdout and AUD in again.stdout
+
+
+def test_no_rbac_without_an_audience(node):
+    out = node.configure({**TEAM_A, **SHARED}).stdout
+    assert "request-serviceaccounts-token-audience" not in out and "ClusterRole" not in out
+
+
+def test_drop_in_directory_with_a_yaml_file_naming_our_provider_is_refused(node, tmp_path):
+    conf_dir = tmp_path / "credential-providers.d"
+    conf_dir.mkdir()
+    (conf_dir / "20-hand.yaml").write_text(
+        "apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n"
+        f'  - name: "{TOKEN_PROVIDER}"\n    matchImages: ["{ZOT}"]\n    defaultCacheDuration: 5m\n'
+    )
+    args = ("configure", "kubelet", "--config", str(conf_dir), "--service-account-audience", AUD)
+    result = node.helper.run(*args, env={**TEAM_A, **TOKEN_GROUP})
+    assert result.returncode == 1 and "20-hand.yaml" in result.stderr, result
+    assert not (conf_dir / "docker-credential-imgpkg.json").exists()
 
 
 # --- through the kubelet: pods ----------------------------------------------------------------------------------

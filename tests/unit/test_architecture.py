@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("sources", "sources.*"),
     ("backends", "backends.*"),
     ("client",),
-    ("settings", "paths", "authfile", "kubelet_rules", "debug"),
+    ("settings", "paths", "authfile", "kubelet_rules", "kubelet_tokens", "debug"),
     ("protocol", "address", "safe_files", "stdio", "variables"),
     ("errors", ""),  # "" is the package itself (__init__: the program's name and version)
 ]

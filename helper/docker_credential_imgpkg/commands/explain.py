@@ -1,6 +1,7 @@
 """``docker-credential-imgpkg explain [--json] [ADDRESS ...]``: which source answers each spelling of an address
 that a client family sends, with which username, which entries were passed over and why, and what in the
-machine's set-up keeps a client from asking this helper at all. Never a secret.
+machine's set-up keeps a client from asking this helper at all; and the groups only the kubelet provider
+answers (limited to service accounts, token pass-through). Never a secret.
 
 The answers come from the same chain as ``get`` (a recording trace collects its reasons; one chain serves every
 address, so each file is read and indexed once); the set-up checks read the clients' own configuration files
@@ -178,17 +179,51 @@ def _containers_warnings(environ: Mapping[str, str], targets: list[Target]) -> l
     return warnings
 
 
+# --- what only the kubelet provider answers ----------------------------------------------------------------------
+
+
+def kubelet_groups(chain: Chain, environ: Mapping[str, str], errors: list[str]) -> list[dict[str, str]]:
+    """The groups limited to service accounts and the token pass-through groups, with what answers from them."""
+    from ..sources.token_registries import TokenRegistries
+    from .configure.kubelet import TOKEN_PROVIDER_NAME
+
+    found = []
+    try:
+        for entry in chain.env.limited():
+            assert entry.limit is not None
+            found.append({"group": entry.label, "variable": entry.limit.variable, "answers": entry.limit.reason})
+    except HelperError as err:
+        errors.append(str(err))
+    try:
+        for group in TokenRegistries(environ).groups:
+            found.append(
+                {
+                    "group": group.label,
+                    "username": group.username,
+                    "answers": "token pass-through: the pod's service account token as the password, only for the "
+                    f"{TOKEN_PROVIDER_NAME} provider",
+                }
+            )
+    except HelperError as err:
+        errors.append(str(err))
+    return found
+
+
 # --- the command -----------------------------------------------------------------------------------------------
 
 
 def explain(environ: Mapping[str, str], addresses: list[str]) -> Report:
     chain = Chain(environ, delegate=False, trace=Recorder())
     errors: list[str] = []
+    kubelet = kubelet_groups(chain, environ, errors)
     if not addresses:
         try:
             addresses = [p for p in chain.entries(errors) if "*" not in p]  # globs name no address
+            addresses += [e.parsed().match_key for e in chain.env.limited() if "*" not in e.parsed().host]
+            addresses = list(dict.fromkeys(addresses))
         except HelperError as err:
-            errors.append(str(err))
+            if str(err) not in errors:
+                errors.append(str(err))
     targets, reports = [], []
     for address in addresses:
         target = parse_target(as_address(address))
@@ -197,7 +232,8 @@ def explain(environ: Mapping[str, str], addresses: list[str]) -> Report:
         errors += [str(f["error"]) for f in forms if "error" in f and str(f["error"]) not in errors]
         reports.append({"address": without_userinfo(address), "forms": forms})
     unique = list({t.host: t for t in targets if t.host}.values())
-    return {"addresses": reports, "warnings": setup_warnings(environ, unique), "errors": errors}
+    report = {"addresses": reports, "kubelet": kubelet, "warnings": setup_warnings(environ, unique)}
+    return report | {"errors": errors}
 
 
 def render_text(report: Report) -> str:
@@ -215,6 +251,12 @@ def render_text(report: Report) -> str:
             out += [f"      {line}" for line in form["reasons"]]
     if not report["addresses"]:
         out.append("no registry known: no IMGPKG_REGISTRY_HOSTNAME*, store entry or docker config entry")
+    if report["kubelet"]:
+        out.append("answered only by the kubelet provider:")
+    for group in report["kubelet"]:
+        username = f" (username {shown(group['username'])})" if "username" in group else ""
+        variable = f" ({group['variable']})" if "variable" in group else ""
+        out.append(f"  {group['group']}: {group['answers']}{variable}{username}")
     for warning in report["warnings"]:
         out.append(f"warning: {warning}")
     for error in report["errors"]:

@@ -1,4 +1,12 @@
-"""imgpkg's ``IMGPKG_REGISTRY_*`` variables: grouping by suffix, matching, precedence (imgpkg's env keychain)."""
+"""imgpkg's ``IMGPKG_REGISTRY_*`` variables: grouping by suffix, matching, precedence (imgpkg's env keychain), and
+the service-account limits on groups (``DOCKER_CREDENTIAL_IMGPKG_KUBELET_SERVICE_ACCOUNTS[_SFX]``, our own
+prefix: imgpkg refuses unknown ``IMGPKG_REGISTRY_*`` names).
+
+A limited group applies only to a lookup made for a service account it names (the kubelet provider with
+``--audience``, for a request whose token passed ``kubelet_tokens.check_token``); to every other lookup (``get``,
+``list``, docker clients, the plain provider) it is invisible, and the lookup goes on as if it were not set.
+Among the groups that apply, imgpkg's precedence; on an exact tie a limited group wins over an unlimited one.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from ..debug import Trace
+    from ..kubelet_tokens import Account, AccountLimit
     from . import Stop
 
 PREFIX = "IMGPKG_REGISTRY_"
@@ -24,12 +33,13 @@ FIELDS = ("HOSTNAME", "USERNAME", "PASSWORD", "IDENTITY_TOKEN", "REGISTRY_TOKEN"
 class EnvEntry:
     """One suffix group of ``IMGPKG_REGISTRY_*`` variables (only groups that might match become entries)."""
 
-    __slots__ = ("pattern", "suffix", "variables")
+    __slots__ = ("limit", "pattern", "suffix", "variables")
 
-    def __init__(self, suffix: str | None, variables: Mapping[bytes, bytes]) -> None:
+    def __init__(self, suffix: str | None, variables: Mapping[bytes, bytes], limit: AccountLimit | None) -> None:
         self.suffix = suffix
         self.variables = variables  # every IMGPKG_REGISTRY_* variable, undecoded
         self.pattern: HostPattern | None = None
+        self.limit = limit  # the service accounts it is limited to (None: every lookup)
 
     def value(self, field: str) -> str:
         name = self.variable(field)
@@ -44,9 +54,11 @@ class EnvEntry:
         return self.pattern
 
     @property
-    def rank(self) -> tuple[bytes, bool, str]:
-        """Sort key of imgpkg's precedence, reversed by the caller; ties: unsuffixed, then suffix order."""
-        return (self.parsed().key.encode("utf-8"), self.suffix is None, _Reversed(self.suffix or ""))
+    def rank(self) -> tuple[bytes, bool, bool, str]:
+        """Sort key of imgpkg's precedence, reversed by the caller; ties: a limited group (it applies, or it would
+        not be ranked), then unsuffixed, then suffix order."""
+        key = self.parsed().key.encode("utf-8")
+        return (key, self.limit is not None, self.suffix is None, _Reversed(self.suffix or ""))
 
     @property
     def label(self) -> str:
@@ -92,12 +104,14 @@ class EnvSource(Source):
 
     name = "env"
 
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self.variables, names = _registry_variables(environ)
+    def __init__(self, environ: Mapping[str, str], account: Account | None = None) -> None:
+        self.variables, names, ours = _registry_variables(environ)
         unknown = _first_unknown(names)
         if unknown is not None:
             raise HelperError(f"Unknown env variable {shown(_decode(unknown))}")
         self._hostnames = _hostnames(self.variables, names)  # raw suffix -> raw value
+        self.account = account  # whom the lookup is for: None for every client but the kubelet's accounts mode
+        self._limits = _limits(self.variables, ours, self._hostnames) if ours else {}
         self._by_host: dict[str, list[bytes | None]] = {}  # the unusual spellings, by lowercase host[:port]
         self._globbed: dict[int, list[bytes | None]] = {}  # glob entries, by their host's label count
         self._by_value: dict[bytes, list[bytes | None]] | None = None  # every entry by its raw HOSTNAME value
@@ -118,8 +132,13 @@ class EnvSource(Source):
     def _entry(self, suffix: bytes | None) -> EnvEntry:
         entry = self._entries.get(suffix)
         if entry is None:
-            entry = self._entries[suffix] = EnvEntry(None if suffix is None else _decode(suffix), self.variables)
+            name = None if suffix is None else _decode(suffix)
+            entry = self._entries[suffix] = EnvEntry(name, self.variables, self._limits.get(suffix))
         return entry
+
+    def _applies(self, entry: EnvEntry) -> bool:
+        """Whether the group may answer this lookup: unlimited, or limited to the account it is made for."""
+        return entry.limit is None or entry.limit.allows(self.account)
 
     def _candidates(self, target: Target) -> list[EnvEntry]:
         """Entries whose host could match ``target`` (same host[:port], or a glob with as many labels), not yet
@@ -134,7 +153,7 @@ class EnvSource(Source):
 
     def match(self, target: Target) -> EnvEntry | None:
         """The winning entry for ``target`` (imgpkg's reverse key order, ties broken deterministically)."""
-        candidates = [e for e in self._candidates(target) if e.parsed().matches(target)]
+        candidates = [e for e in self._candidates(target) if self._applies(e) and e.parsed().matches(target)]
         return max(candidates, key=lambda e: e.rank, default=None)
 
     def get(self, target: Target, trace: Trace) -> Match | Stop | None:
@@ -145,18 +164,25 @@ class EnvSource(Source):
             self._trace_passed_over(target, trace)
             trace(f"env: no IMGPKG_REGISTRY_HOSTNAME* matches {shown(target.host + target.path)}")
             return None
+        if trace and self._limits:
+            self._trace_limited(target, trace)
         creds = entry.credentials(target.key)
         if creds is None:
             trace(f"env: {entry.label} matches but carries no credentials: anonymous, lookup stops")
             return STOP
-        trace(f"env: {entry.label} matches (username {shown(creds.username)}, secret ***)")
+        limited = f", {entry.limit.reason.partition(':')[0]}, applies to {self.account}" if entry.limit else ""
+        trace(f"env: {entry.label} matches (username {shown(creds.username)}, secret ***{limited})")
         pattern = entry.parsed()
         return Match(creds, "env", entry.label, pattern.match_key, per_repository=bool(pattern.path))
 
     def _host_only(self, target: Target, trace: Trace) -> Match | Stop | None:
         """A client that sends only the host (docker, skopeo, podman, buildah) cannot name a repository: when
         every path-scoped entry of that host carries the same credentials, those answer; otherwise none does."""
-        scoped = [e for e in self._candidates(target) if e.parsed().path and e.parsed().matches_host(target)]
+        scoped = [
+            e
+            for e in self._candidates(target)
+            if e.parsed().path and self._applies(e) and e.parsed().matches_host(target)
+        ]
         if not scoped:
             self._trace_passed_over(target, trace)
             trace(f"env: no IMGPKG_REGISTRY_HOSTNAME* matches {shown(target.host)}")
@@ -192,8 +218,16 @@ class EnvSource(Source):
             entry = self._entry(suffix)
             pattern = entry.parsed()
             why = pattern.mismatch(target)
+            if why is None and entry.limit is not None and not self._applies(entry):
+                why = entry.limit.reason
             if why is not None:
                 trace(f"env: {entry.label} passed over: {why}")
+
+    def _trace_limited(self, target: Target, trace: Trace) -> None:
+        """Say which limited groups would match ``target`` but do not apply to this lookup."""
+        for entry in self._candidates(target):
+            if entry.limit is not None and not self._applies(entry) and entry.parsed().matches(target):
+                trace(f"env: {entry.label} passed over: {entry.limit.reason}")
 
     def list_keys(self, trace: Trace) -> list[str]:
         """The registries of entries without a glob, keyed as ``get`` expects them. A path-scoped entry offers its
@@ -201,14 +235,21 @@ class EnvSource(Source):
         only about the registries its ``list`` names)."""
         keys = []
         for suffix in self._hostnames:
-            pattern = self._entry(suffix).parsed()
-            if "*" not in pattern.host:
+            entry = self._entry(suffix)
+            pattern = entry.parsed()
+            if "*" not in pattern.host and self._applies(entry):
                 keys.append(HUB_KEY if pattern.host == HUB_HOST and not pattern.port else pattern.host_key)
         return list(dict.fromkeys(keys))
 
     def patterns(self, trace: Trace) -> list[str]:
-        """Every entry as the kubelet's ``matchImages`` writes it (globs and paths kept), in environment order."""
-        return [self._entry(suffix).parsed().match_key for suffix in self._hostnames]
+        """Every entry that applies to this lookup as the kubelet's ``matchImages`` writes it (globs and paths
+        kept), in environment order."""
+        entries = map(self._entry, self._hostnames)
+        return [entry.parsed().match_key for entry in entries if self._applies(entry)]
+
+    def limited(self) -> list[EnvEntry]:
+        """The limited groups, in environment order (``explain`` shows each one's limit)."""
+        return [self._entry(suffix) for suffix in self._hostnames if suffix in self._limits]
 
 
 _PLAIN_HOST = b"abcdefghijklmnopqrstuvwxyz0123456789.-"  # what bytes.translate deletes: left over = unusual
@@ -220,6 +261,10 @@ _SUFFIXED_PREFIXES = tuple((PREFIX + f + "_").encode() for f in FIELDS)
 # The same rule as line patterns over the names joined by newlines, for counting in one C-level pass.
 _LINE_PATTERNS = tuple(b"\n" + n + b"\n" for n in _EXACT_NAMES) + tuple(b"\n" + p for p in _SUFFIXED_PREFIXES)
 _HOSTNAME = (PREFIX + "HOSTNAME").encode()
+_KUBELET_PREFIX = "DOCKER_CREDENTIAL_IMGPKG_KUBELET_"  # kubelet_tokens.KUBELET_PREFIX, not imported by a get
+_PREFIXES = (PREFIX, _KUBELET_PREFIX)
+_RAW_PREFIXES = (PREFIX.encode(), _KUBELET_PREFIX.encode())
+_CACHE_NAME = (_KUBELET_PREFIX + "CACHE").encode()
 
 
 def _labels(host: str) -> int:
@@ -236,16 +281,48 @@ def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-def _registry_variables(environ: Mapping[str, str]) -> tuple[Mapping[bytes, bytes], list[bytes]]:
-    """The environment as bytes and the ``IMGPKG_REGISTRY_*`` names in it (only those are ever decoded)."""
+def _registry_variables(environ: Mapping[str, str]) -> tuple[Mapping[bytes, bytes], list[bytes], list[bytes]]:
+    """The environment as bytes, the ``IMGPKG_REGISTRY_*`` names in it (only those are ever decoded) and our own
+    ``DOCKER_CREDENTIAL_IMGPKG_KUBELET_*`` names (nearly always none), in one pass over the names."""
     import os
 
-    prefix = _encode(PREFIX)
     if environ is os.environ:
         data: Mapping[bytes, bytes] = os.environb
     else:
-        data = {_encode(k): _encode(v) for k, v in environ.items() if k.startswith(PREFIX)}
-    return data, [k for k in data if k.startswith(prefix)]
+        data = {_encode(k): _encode(v) for k, v in environ.items() if k.startswith(_PREFIXES)}
+    found = [k for k in data if k.startswith(_RAW_PREFIXES)]
+    if not any(k[:1] == b"D" for k in found):
+        return data, found, []
+    ours = [k for k in found if k[:1] == b"D" and k != _CACHE_NAME]  # the cache setting is not the env's concern
+    return data, [k for k in found if k[:1] == b"I"], ours
+
+
+def _limits(
+    variables: Mapping[bytes, bytes], ours: list[bytes], hostnames: dict[bytes | None, bytes]
+) -> dict[bytes | None, AccountLimit]:
+    """Raw suffix -> the limit of that group, from our ``DOCKER_CREDENTIAL_IMGPKG_KUBELET_*`` variables; an unknown
+    such name, a limit that cannot be read or one without its group is an error for every lookup (never
+    "unlimited")."""
+    from ..kubelet_tokens import LIMIT_VAR, AccountLimit, is_known_name
+
+    limits: dict[bytes | None, AccountLimit] = {}
+    limit_name = _encode(LIMIT_VAR)
+    for raw in ours:
+        name = _decode(raw)
+        if not is_known_name(name):
+            raise HelperError(
+                f"Unknown env variable {shown(name)} (the kubelet provider's are {LIMIT_VAR}[_<suffix>], "
+                "DOCKER_CREDENTIAL_IMGPKG_KUBELET_TOKEN_REGISTRY/_TOKEN_USERNAME[_<suffix>] and "
+                "DOCKER_CREDENTIAL_IMGPKG_KUBELET_CACHE)"
+            )
+        if raw != limit_name and not raw.startswith(limit_name + b"_"):
+            continue
+        suffix = None if raw == limit_name else raw[len(limit_name) + 1 :]
+        if suffix not in hostnames:
+            group = PREFIX + "HOSTNAME" + ("" if suffix is None else "_" + _decode(suffix))
+            raise HelperError(f"{name} limits the group {group}, which is not set")
+        limits[suffix] = AccountLimit(name, utf8_value(name, variables[raw]))
+    return limits
 
 
 def _first_unknown(names: list[bytes]) -> bytes | None:

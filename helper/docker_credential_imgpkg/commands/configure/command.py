@@ -59,9 +59,17 @@ def _parser() -> argparse.ArgumentParser:
         help="kubelet: this helper as an image credential provider in a CredentialProviderConfig file",
         description="Add (or update) this helper's provider in the kubelet's CredentialProviderConfig FILE, with "
         "matchImages for every registry it can answer now (IMGPKG_REGISTRY_* entries, its store, docker's "
-        "config.json). Other providers are kept. Run it with the variables the kubelet will have.",
+        "config.json). Other providers are kept. Run it with the variables the kubelet will have. With "
+        "--service-account-audience the provider receives the pods' service account tokens (Kubernetes 1.33+), "
+        "for groups limited to service accounts and for token pass-through registries (a second provider).",
     )
-    kubelet.add_argument("--config", required=True, metavar="FILE", help="the file to write (JSON)")
+    kubelet.add_argument(
+        "--config",
+        required=True,
+        metavar="FILE|DIR",
+        help="the file to write (JSON), or the kubelet's drop-in directory (1.34+: our providers get "
+        "DIR/docker-credential-imgpkg.json)",
+    )
     kubelet.add_argument(
         "--match-image",
         action="append",
@@ -75,6 +83,35 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="the kubelet's --image-credential-provider-bin-dir, for the instructions printed "
         f"(default {KUBELET_BIN_DIR})",
+    )
+    kubelet.add_argument(
+        "--service-account-audience",
+        metavar="AUDIENCE",
+        help="the provider asks the kubelet for each pod's service account token for AUDIENCE (tokenAttributes, "
+        "cacheType ServiceAccount), so groups limited with DOCKER_CREDENTIAL_IMGPKG_KUBELET_SERVICE_ACCOUNTS_<sfx> "
+        "answer their pods; also the audience of the token pass-through provider",
+    )
+    kubelet.add_argument(
+        "--require-service-account",
+        action="store_true",
+        help="tokenAttributes.requireServiceAccount: true (pods without a service account do not run the plugin)",
+    )
+    for flag, which in (("--required-annotation", "required"), ("--optional-annotation", "optional")):
+        kubelet.add_argument(
+            flag,
+            action="append",
+            default=[],
+            metavar="KEY",
+            help=f"a {which} service account annotation key the kubelet passes to the plugin (repeatable)"
+            + ("; a pod whose service account lacks it does not run the plugin" if which == "required" else ""),
+        )
+    kubelet.add_argument(
+        "--token-match-image",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="a registry that accepts the pod's token as the password, for the second provider "
+        "(docker-credential-imgpkg-token), besides DOCKER_CREDENTIAL_IMGPKG_KUBELET_TOKEN_REGISTRY_<sfx> (repeatable)",
     )
     kubelet.add_argument("--dry-run", action="store_true", help="print the change as a unified diff; write nothing")
     return parser
@@ -162,15 +199,42 @@ def _docker(opts: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 def _kubelet(opts: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """``configure kubelet``."""
-    from .kubelet import NEW_FILE_INDENT, current_patterns, next_steps, paste_block, plan_kubelet
+    import os
 
-    path: str = opts.config
+    from .kubelet import (
+        DROP_IN_FILE,
+        NEW_FILE_INDENT,
+        Wanted,
+        check_token_options,
+        current_patterns,
+        next_steps,
+        paste_block,
+        placeholder_providers,
+        plan_kubelet,
+        token_patterns,
+    )
+
+    audience: str | None = opts.service_account_audience
+    check_token_options(audience, opts.require_service_account, opts.required_annotation, opts.optional_annotation)
+    given: str = opts.config
+    drop_in = given if os.path.isdir(given) else None
+    path = os.path.join(given, DROP_IN_FILE) if drop_in is not None else given
     warnings: list[str] = []
-    patterns = current_patterns(environ, opts.match_image, warnings)
+    patterns, limited = current_patterns(environ, opts.match_image, warnings)
+    wanted = Wanted(
+        patterns,
+        token_patterns(environ, opts.token_match_image),
+        audience,
+        limited=limited,
+        require=opts.require_service_account,
+        required=opts.required_annotation,
+        optional=opts.optional_annotation,
+    )
     try:
-        edit = Edit(path, lambda config: plan_kubelet(config, patterns), NEW_FILE_INDENT)
+        edit = Edit(path, lambda config: plan_kubelet(config, wanted, drop_in), NEW_FILE_INDENT)
     except NotJSON:
-        _say(f"Add this provider to the file's providers list yourself:\n{paste_block(patterns)}")
+        blocks = paste_block(placeholder_providers(wanted))
+        _say(f"Add these providers to the file's providers list yourself:\n{blocks}")
         raise
     for warning in warnings + edit.result.warnings:
         _warning(warning)
@@ -182,7 +246,7 @@ def _kubelet(opts: argparse.Namespace, environ: Mapping[str, str]) -> int:
         _say(f"{path}: " + ("; ".join(edit.result.notes) if edit.result.notes else "written") + "\n")
     else:
         _say(f"{path}: already configured, nothing to change\n")
-    steps = next_steps(path, opts.bin_dir)
+    steps = next_steps(given, opts.bin_dir, edit.result.data)
     if opts.dry_run:  # the diff alone is on stdout (it can be saved as a patch)
         sys.stderr.write(steps)
     else:

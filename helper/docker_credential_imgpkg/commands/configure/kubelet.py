@@ -52,6 +52,8 @@ ARGS = ["kubelet"]
 DEFAULT_CACHE = "5m"
 NEW_FILE_INDENT = "  "
 RBAC_NAME = PROGRAM + "-token-audience"
+REQUIRED_KEYS = "requiredServiceAccountAnnotationKeys"
+OPTIONAL_KEYS = "optionalServiceAccountAnnotationKeys"
 _SECRET_NAMES = ("PASSWORD", "TOKEN", "DOCKER_AUTH_CONFIG")
 _CONFIG_SUFFIXES = (".json", ".yaml", ".yml")  # what the kubelet reads from a drop-in directory
 
@@ -346,41 +348,40 @@ def _token_attributes(
                 "--service-account-audience"
             )
         return audience
-    if not isinstance(attributes, dict):
-        attributes = {}
-    before = json.dumps(attributes, sort_keys=True)
-    attributes["serviceAccountTokenAudience"] = wanted.audience
-    attributes["cacheType"] = "Token" if pass_through else "ServiceAccount"
-    required = _keys(attributes, "requiredServiceAccountAnnotationKeys", [] if pass_through else wanted.required)
-    optional = _keys(attributes, "optionalServiceAccountAnnotationKeys", [] if pass_through else wanted.optional)
+    old = attributes if isinstance(attributes, dict) else {}
+    required = _keys(old, REQUIRED_KEYS, [] if pass_through else wanted.required)
+    optional = _keys(old, OPTIONAL_KEYS, [] if pass_through else wanted.optional)
     both = sorted(set(required) & set(optional))
     if both:
         raise ConfigureError(f"provider {name!r}: annotation key {shown(both[0])} would be both required and optional")
-    kept = attributes.get("requireServiceAccount") is True
-    require = pass_through or kept or wanted.require or bool(required)
-    attributes["requireServiceAccount"] = require
+    kept = old.get("requireServiceAccount") is True  # only ever tightened here; loosened by hand
+    new: dict[str, object] = {
+        "serviceAccountTokenAudience": wanted.audience,
+        "cacheType": "Token" if pass_through else "ServiceAccount",
+        "requireServiceAccount": pass_through or kept or wanted.require or bool(required),
+    }
     if required and not (kept or wanted.require or pass_through):
         plan.notes.append(
             f"{name}: requireServiceAccount = true (required annotation keys imply it: the kubelet refuses them "
             "with false)"
         )
-    provider["tokenAttributes"] = attributes
-    if json.dumps(attributes, sort_keys=True) != before:
-        shown_attributes = {k: v for k, v in attributes.items() if v != []}
-        notes.append(f"tokenAttributes = {json.dumps(shown_attributes)}")
+    new |= {REQUIRED_KEYS: required} if required else {}
+    new |= {OPTIONAL_KEYS: optional} if optional else {}
+    new |= {k: v for k, v in old.items() if k not in new and k not in (REQUIRED_KEYS, OPTIONAL_KEYS)}
+    provider["tokenAttributes"] = new
+    if json.dumps(new, sort_keys=True) != json.dumps(old, sort_keys=True):
+        notes.append(f"tokenAttributes = {json.dumps(new)}")
     return wanted.audience
 
 
 def _keys(attributes: dict[str, object], field: str, adding: list[str]) -> list[str]:
+    """The annotation keys already in ``attributes``' ``field``, then ``adding`` (never removed)."""
     existing = attributes.get(field)
     if existing is None:
         existing = []
     if not isinstance(existing, list) or not all(isinstance(k, str) for k in existing):
         raise ConfigureError(f"tokenAttributes.{field} is not a list of strings; fix it first")
-    keys = list(dict.fromkeys(existing + adding))
-    if keys:
-        attributes[field] = keys
-    return keys
+    return list(dict.fromkeys(existing + adding))
 
 
 def _refuse_duplicates(directory: str, ours: str) -> None:

@@ -24,7 +24,8 @@ write the server address to its standard input; it answers on standard output.
                                   point docker / skopeo / podman at this helper
   {PROGRAM} explain [--json] [ADDRESS ...]
                                   which source answers each spelling of an address, and why (no secrets)
-  {PROGRAM} kubelet               a kubelet image credential provider (configure kubelet --config FILE)
+  {PROGRAM} kubelet [--audience AUDIENCE [--token-pass-through]]
+                                  a kubelet image credential provider (configure kubelet --config FILE)
 
 Credentials come from imgpkg's IMGPKG_REGISTRY_* variables first, then IMGPKG_ACTIVE_KEYCHAINS,
 IMGPKG_USERNAME/IMGPKG_PASSWORD, this helper's store and docker's config.json.

@@ -68,9 +68,6 @@ class Account:
         return f"{self.namespace}/{self.name}"
 
 
-EVERY_ACCOUNT = Account("", "")  # ``configure kubelet --service-account-audience``: every limited group may answer
-
-
 class AccountLimit:
     """``DOCKER_CREDENTIAL_IMGPKG_KUBELET_SERVICE_ACCOUNTS[_SFX]``: the accounts whose pods a group answers.
 
@@ -95,8 +92,6 @@ class AccountLimit:
     def allows(self, account: Account | None) -> bool:
         if account is None:
             return False
-        if account is EVERY_ACCOUNT:
-            return True
         return any(ns == account.namespace and name in ("*", account.name) for ns, name in self.items)
 
     @property

@@ -259,11 +259,12 @@ def parse_args(args: list[str]) -> tuple[str | None, bool]:
     return audience, pass_through
 
 
-def answer_request(args: list[str], data: bytes, environ: Mapping[str, str], now: float) -> dict[str, object]:
-    """The response to one request (stdin's bytes) for a provider started with ``args``."""
+def answer_request(
+    audience: str | None, pass_through: bool, data: bytes, environ: Mapping[str, str], now: float
+) -> dict[str, object]:
+    """The response to one request (stdin's bytes) for a provider started with these arguments (``parse_args``)."""
     from ..chain import Chain
 
-    audience, pass_through = parse_args(args)
     request = decode_request(data)
     image = parse_image(request.image)
     trace = Trace.from_environment(environ)
@@ -286,7 +287,7 @@ def answer_request(args: list[str], data: bytes, environ: Mapping[str, str], now
     if pass_through:
         from ..sources.token_registries import TokenRegistries
 
-        chain.env  # noqa: B018 - as for every verb, a broken IMGPKG_REGISTRY_* or limit variable is an error
+        chain.source("env")  # as for every verb, a broken IMGPKG_REGISTRY_* or limit variable is an error
         registries = TokenRegistries(environ)
         return respond_with_token(request.version, image, registries, request.token, facts, environ, now, trace)
     if facts is not None:
@@ -303,9 +304,9 @@ def main(args: list[str], environ: Mapping[str, str]) -> int:
             return EXIT_OK
         import time
 
-        parse_args(args)  # a usage error before stdin is read
+        audience, pass_through = parse_args(args)  # a usage error before stdin is read
         data = read_stdin(MAX_REQUEST_BYTES)
-        text = encode_response(answer_request(args, data, environ, time.time()))
+        text = encode_response(answer_request(audience, pass_through, data, environ, time.time()))
         failed = write_out(text)
         if failed is not None:
             raise HelperError(f"cannot write the response: {failed.strerror}")

@@ -170,7 +170,9 @@ class EnvSource(Source):
         if creds is None:
             trace(f"env: {entry.label} matches but carries no credentials: anonymous, lookup stops")
             return STOP
-        limited = f", {entry.limit.reason.partition(':')[0]}, applies to {self.account}" if entry.limit else ""
+        limited = ""
+        if entry.limit is not None:
+            limited = f", {entry.limit.reason.partition(':')[0]}: applies to {shown(str(self.account))}"
         trace(f"env: {entry.label} matches (username {shown(creds.username)}, secret ***{limited})")
         pattern = entry.parsed()
         return Match(creds, "env", entry.label, pattern.match_key, per_repository=bool(pattern.path))

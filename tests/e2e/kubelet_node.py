@@ -14,11 +14,12 @@ stopped at its end, so no case sees another's kubelet credential cache, images o
   no CNI), ``--container-runtime-endpoint`` to that containerd, ``--image-credential-provider-config`` written
   by the program under test's own ``configure kubelet``, ``--image-credential-provider-bin-dir`` holding the
   program under test under the provider's name, and the ``IMGPKG_REGISTRY_*`` variables in its environment
-  only. This machine is cgroup v1 (``failCgroupV1: false``), has swap off or not (``failSwapOn: false``).
-  It runs in a private mount namespace in which the six kernel tunables it would otherwise rewrite
-  (``setupKernelTunables``: ``kernel.panic``, ``vm.overcommit_memory``, ...) already read as it wants them, so
-  the machine's values never change; the bind mount it makes of its root directory (``MakeRShared``) stays in
-  that namespace too. Its cgroups live under a cgroup root of this node's own, removed at the end.
+  only; ``failCgroupV1: false`` (CI's machines are cgroup v1), ``failSwapOn: false``, no server, no iptables
+  chains, eviction and image GC thresholds a nearly full disk does not reach. It runs in a private mount
+  namespace in which the six kernel tunables it would otherwise rewrite (``setupKernelTunables``:
+  ``kernel.panic``, ``vm.overcommit_memory``, ...) already read as it wants them, so the machine's values never
+  change; the bind mount it makes of its root directory (``MakeRShared``) stays in that namespace too. Its
+  cgroups live under a cgroup root of this node's own, removed at the end.
 
 What the kubelet writes outside its directories (fixed paths in its code): ``/var/lib/kubelet/device-plugins/``
 (``kubelet.sock``, ``kubelet_internal_checkpoint``) and the ``/var/log/containers/`` links to its pods' logs;
@@ -280,6 +281,7 @@ class Node:
         self.kubelet_log = root / "kubelet.log"
         self.containerd_pid: int | None = None
         self.kubelet_pid: int | None = None
+        self._kubelet: subprocess.Popen | None = None
         self.pods: list[Pod] = []
         self._created: list[Path] = []  # paths outside ``root`` that did not exist before this node
         self._shim_sockets: list[Path] = []
@@ -378,23 +380,23 @@ class Node:
         return {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(self.home), "LC_ALL": "C.UTF-8"}
 
     def _kubelet_config(self) -> dict:
+        """What the flags in :meth:`_start_kubelet` do not say."""
         return {
             "apiVersion": "kubelet.config.k8s.io/v1beta1",
             "kind": "KubeletConfiguration",
-            "failCgroupV1": False,
+            "failCgroupV1": False,  # kubelet 1.37 refuses cgroup v1 (CI's machines) without this
             "cgroupDriver": "cgroupfs",
             "cgroupRoot": self.cgroup_root,
             "failSwapOn": False,
-            "enableServer": False,
-            "staticPodPath": str(self.manifests),
             "fileCheckFrequency": "1s",
             "podLogsDir": str(self.pod_logs),
             "volumePluginDir": str(self.root / "volume-plugins"),
             "makeIPTablesUtilChains": False,
-            "oomScoreAdj": 0,
-            "registerNode": False,
-            "authentication": {"anonymous": {"enabled": True}, "webhook": {"enabled": False}},
+            # the defaults ask the API server (webhook), which a standalone kubelet refuses to start with
+            "authentication": {"webhook": {"enabled": False}},
             "authorization": {"mode": "AlwaysAllow"},
+            "oomScoreAdj": 0,  # root here may not lower a score (no CAP_SYS_RESOURCE)
+            # no eviction or image GC on a nearly full disk
             "evictionHard": {"memory.available": "1Mi", "nodefs.available": "1%", "imagefs.available": "1%"},
             "imageGCHighThresholdPercent": 100,
             "imageGCLowThresholdPercent": 99,
@@ -448,7 +450,7 @@ class Node:
         self._kubelet = proc
 
     def kubelet_alive(self) -> bool:
-        return self._kubelet.poll() is None
+        return self._kubelet is not None and self._kubelet.poll() is None
 
     # -- the machine's shared paths ----------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from .fixtures import seed
+from .goclients import env_credentials
 from .kubelet_node import Node, NodeTools, Pod, busybox_layout, node_tools
 from .support import PASSWORD, USER, Registry, TLSFiles, TokenServer
 
@@ -44,7 +45,7 @@ def tools() -> NodeTools:
 
 
 @pytest.fixture(scope="module")
-def busybox(e2e_root: Path, tools: NodeTools) -> Path:
+def busybox(e2e_root: Path, tools: NodeTools) -> Path:  # tools: skip first when the node cannot run
     return busybox_layout(e2e_root / "kubelet-node-busybox")
 
 
@@ -104,16 +105,6 @@ def node(e2e_root: Path, tools: NodeTools, helper_bin: Path) -> Iterator[Node]:
     assert not node.leftovers, f"the node left behind: {node.leftovers}"
 
 
-def entries(*items: tuple[str, str, str]) -> dict[str, str]:
-    """``IMGPKG_REGISTRY_{HOSTNAME,USERNAME,PASSWORD}_<n>`` for each (hostname, user, password)."""
-    env = {}
-    for n, (host, user, password) in enumerate(items):
-        env[f"IMGPKG_REGISTRY_HOSTNAME_{n}"] = host
-        env[f"IMGPKG_REGISTRY_USERNAME_{n}"] = user
-        env[f"IMGPKG_REGISTRY_PASSWORD_{n}"] = password
-    return env
-
-
 def repo_of(image: str) -> str:
     return image.split("/", 1)[1].rsplit(":", 1)[0]
 
@@ -132,8 +123,8 @@ def assert_pull_refused(node: Node, registry: Registry, since: int, pod: Pod) ->
     assert node.app_container(pod) is None
 
 
-def refused_user(registry: Registry, since: int) -> list[str]:
-    """The accounts whose password the registry (htpasswd) rejected."""
+def password_refusals(registry: Registry, since: int) -> list[str]:
+    """The registry's (htpasswd) reports of a rejected password, naming the account."""
     return [
         str(e.get("msg", ""))
         for e in registry.events(since)
@@ -141,12 +132,12 @@ def refused_user(registry: Registry, since: int) -> list[str]:
     ]
 
 
-def assert_no_secret(node: Node, registries: Sequence[Registry], secrets_: Sequence[str]) -> None:
+def assert_no_secret(node: Node, registries: Sequence[Registry], passwords: Sequence[str]) -> None:
     logs = dict(node.logs())
     logs.update({f"registry {r.name}": r.log_path.read_text(errors="replace") for r in registries})
     for name, text in logs.items():
-        for secret in secrets_:
-            assert secret not in text, f"a password appears in the {name} log"
+        for password in passwords:
+            assert password not in text, f"a password appears in the {name} log"
 
 
 def run_pods(node: Node, env: Mapping[str, str], *pods: Pod, registries: Sequence[Registry]) -> None:
@@ -164,7 +155,7 @@ def test_host_entry(node: Node, plain: Registry, busybox: Path, e2e_root: Path, 
     image = push(plain, "apps/host-entry", e2e_root, busybox, helper_bin)
     pod = Pod("host-entry", image)
     since = plain.mark()
-    run_pods(node, entries((plain.host, PULLER, PASSWORDS[PULLER])), pod, registries=[plain])
+    run_pods(node, env_credentials([(plain.host, PULLER, PASSWORDS[PULLER])]), pod, registries=[plain])
     cid = node.wait_running(pod)
     assert node.containers()[cid]["image"] == image
     assert_served(plain, since, image)
@@ -177,14 +168,14 @@ def test_without_the_provider_the_pull_is_refused(
     # The same pod and variables as test_host_entry, the kubelet started without the provider flags.
     image = push(plain, "apps/no-provider", e2e_root, busybox, helper_bin)
     pod = Pod("no-provider", image)
-    env = entries((plain.host, PULLER, PASSWORDS[PULLER]))
+    env = env_credentials([(plain.host, PULLER, PASSWORDS[PULLER])])
     node.trust(plain)
     since = plain.mark()
     node.start([pod], env, provider=False)
     assert_pull_refused(node, plain, since, pod)
     # the kubelet had no credentials to give containerd (its -v=4 log says so), containerd none to send
     assert node.log_lines("Pulling image without credentials", image), node.tail(node.kubelet_log)
-    assert refused_user(plain, since) == []
+    assert password_refusals(plain, since) == []
     assert_no_secret(node, [plain], [PASSWORDS[PULLER]])
 
 
@@ -194,10 +185,10 @@ def test_wrong_password_is_refused(
     image = push(plain, "apps/wrong-password", e2e_root, busybox, helper_bin)
     pod = Pod("wrong-password", image)
     since = plain.mark()
-    run_pods(node, entries((plain.host, PULLER, WRONG)), pod, registries=[plain])
+    run_pods(node, env_credentials([(plain.host, PULLER, WRONG)]), pod, registries=[plain])
     assert_pull_refused(node, plain, since, pod)
     # the provider's answer reached the registry: the account is named, its password refused
-    assert any(f'"{PULLER}"' in msg for msg in refused_user(plain, since)), plain.log_tail(since)
+    assert any(f'"{PULLER}"' in msg for msg in password_refusals(plain, since)), plain.log_tail(since)
     assert_no_secret(node, [plain], [WRONG, PASSWORDS[PULLER]])
 
 
@@ -208,9 +199,11 @@ def test_path_scoped_entries(
     image_a = push(scoped, "team-a/app", e2e_root, busybox, helper_bin)
     image_b = push(scoped, "team-b/app", e2e_root, busybox, helper_bin)
     pod_a, pod_b = Pod("team-a", image_a), Pod("team-b", image_b)
-    env = entries(
-        (f"{scoped.host}/team-a", TEAM_A, PASSWORDS[TEAM_A]),
-        (f"{scoped.host}/team-b", TEAM_B, PASSWORDS[TEAM_B]),
+    env = env_credentials(
+        [
+            (f"{scoped.host}/team-a", TEAM_A, PASSWORDS[TEAM_A]),
+            (f"{scoped.host}/team-b", TEAM_B, PASSWORDS[TEAM_B]),
+        ]
     )
     since = len(team_tokens.access)
     run_pods(node, env, pod_a, pod_b, registries=[scoped])
@@ -228,7 +221,9 @@ def test_path_scoped_entries_keep_their_own_credentials(
     image_a = push(scoped, "team-a/other", e2e_root, busybox, helper_bin)
     image_b = push(scoped, "team-b/other", e2e_root, busybox, helper_bin)
     pod_a, pod_b = Pod("team-a-other", image_a), Pod("team-b-other", image_b)
-    env = entries((f"{scoped.host}/team-a", TEAM_A, PASSWORDS[TEAM_A]), (f"{scoped.host}/team-b", TEAM_B, WRONG))
+    env = env_credentials(
+        [(f"{scoped.host}/team-a", TEAM_A, PASSWORDS[TEAM_A]), (f"{scoped.host}/team-b", TEAM_B, WRONG)]
+    )
     since, tokens_since = scoped.mark(), len(team_tokens.denied)
     run_pods(node, env, pod_a, pod_b, registries=[scoped])
     node.wait_running(pod_a)
@@ -246,7 +241,7 @@ def test_https_with_a_private_ca(
     image = push(private_ca, "apps/https", e2e_root, busybox, helper_bin)
     pod = Pod("https", image)
     since = private_ca.mark()
-    run_pods(node, entries((private_ca.host, PULLER, PASSWORDS[PULLER])), pod, registries=[private_ca])
+    run_pods(node, env_credentials([(private_ca.host, PULLER, PASSWORDS[PULLER])]), pod, registries=[private_ca])
     node.wait_running(pod)
     assert_served(private_ca, since, image)
     assert_no_secret(node, [private_ca], [PASSWORDS[PULLER]])

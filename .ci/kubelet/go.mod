@@ -1,3 +1,5 @@
+// The kubelet that tests/e2e/test_kubelet_node.py runs, built by .ci/install-kubelet.sh (`tool` below). The same
+// pins as tests/kubelet/harness/go.mod (tests/kubelet/test_pins.py checks): change both together, then `go mod tidy`.
 module github.com/docker-credential-imgpkg/ci/kubelet
 
 go 1.26.0

@@ -137,8 +137,8 @@ def busybox_layout(layout: Path, name: str | None = None) -> Path:
     ``name`` (``io.containerd.image.name``) is the name ``ctr images import`` gives it (the pause image)."""
     annotations = {"io.containerd.image.name": name} if name else None
     cmd = ["/bin/busybox", "sleep", "2147483647"]
-    write_oci_layout(layout, "v1", {"bin/busybox": BUSYBOX.read_bytes()}, executables={"bin/busybox"}, cmd=cmd,
-                     annotations=annotations)  # fmt: skip
+    files = {"bin/busybox": BUSYBOX.read_bytes()}
+    write_oci_layout(layout, "v1", files, executables={"bin/busybox"}, cmd=cmd, annotations=annotations)
     return layout
 
 

@@ -13,58 +13,16 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from common import NOT_FOUND
 
-from .support import auth_entry, check_outcome, drop_dac_override, write_store
+from .support import Raw, auth_entry, check_outcome, drop_dac_override, env_entry, run, write_program, write_store
 
 SECRET = "S3CR3T-adversarial-4b1d"
 PROGRAM_NAME = "docker-credential-imgpkg"
-
-
-@dataclass
-class Raw:
-    """A finished run with its output as bytes (the wire) and as text (for messages)."""
-
-    returncode: int
-    out: bytes
-    err: bytes
-
-    @property
-    def stdout(self) -> str:
-        return self.out.decode("utf-8", "replace")
-
-    @property
-    def stderr(self) -> str:
-        return self.err.decode("utf-8", "replace")
-
-    def __str__(self) -> str:
-        return f"exit {self.returncode}, stdout={self.out[:400]!r}, stderr={self.err[:600]!r}"
-
-
-def run(helper, *args: str, stdin: bytes | str = b"", env: dict | None = None, timeout: float = 60, **popen) -> Raw:
-    """``helper.program`` with ``args``; ``env`` entries are added to the helper's (``None`` removes one; values
-    may be bytes: the environment is bytes, and some cases need bytes that are not UTF-8)."""
-    merged: dict = dict(helper.env)
-    for name, value in (env or {}).items():
-        if value is None:
-            merged.pop(name, None)
-        else:
-            merged[name] = value
-    data = stdin.encode() if isinstance(stdin, str) else stdin
-    proc = subprocess.run(
-        [popen.pop("argv0", helper.program), *args],
-        input=data,
-        capture_output=True,
-        env=merged,
-        timeout=timeout,
-        **popen,
-    )
-    return Raw(proc.returncode, proc.stdout, proc.stderr)
 
 
 def store_input(server: str, username: str, secret: str) -> bytes:
@@ -94,23 +52,6 @@ def error_line(result: Raw, *fragments: str, secrets: tuple[str, ...] = (SECRET,
 def is_binary(helper) -> bool:
     with open(helper.program, "rb") as f:
         return f.read(4) == b"\x7fELF"
-
-
-def write_program(directory: Path, name: str, body: str, shell: str = "/bin/sh") -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / name
-    path.write_text(f"#!{shell}\n{body}")
-    path.chmod(0o755)
-    return path
-
-
-def env_entry(host: str, username: str, password: str | bytes, suffix: str = "") -> dict:
-    tail = f"_{suffix}" if suffix else ""
-    return {
-        f"IMGPKG_REGISTRY_HOSTNAME{tail}": host,
-        f"IMGPKG_REGISTRY_USERNAME{tail}": username,
-        f"IMGPKG_REGISTRY_PASSWORD{tail}": password,
-    }
 
 
 def pids_in_group(pgid: int) -> list[int]:

@@ -29,14 +29,14 @@ from pathlib import Path
 
 from common import PROGRAM_NAME
 
-from .support import Raw, b64, check_outcome, run
+from .support import Raw, auth_entry, b64, check_outcome, run
 
 ADDRESS = "reg.example"
 SECRET = "S3CR3T-every-verb-51d2"  # what the environment, the store and config.json hold for ADDRESS
 URL_PASSWORD = "S3CR3T-url-userinfo-9e7a"  # the password of a URL's user-info
 USERINFO_URL = f"https://robot:{URL_PASSWORD}@{ADDRESS}"
 MEMORY_CAP = 2 << 30  # of each run's address space: a reader that does not stop at /dev/zero fails fast
-TIMEOUT = 20  # seconds: only ever reached by a run that hangs (a FIFO opened for reading)
+TIMEOUT = 10  # seconds: only ever reached by a run that hangs (a FIFO opened for reading); a run takes < 1 s
 KUBELET_API = "credentialprovider.kubelet.k8s.io/v1"
 
 
@@ -340,7 +340,7 @@ def json_document(name: str, key: bytes = ADDRESS.encode(), more: bytes = b"") -
     if name == "store":
         return b'{"auths": {"%s": %s, "stored.example": %s}%s}' % (key, entry, entry, tail)
     if name == "settings":
-        return b'{"backend": "file", "%s": "%s"%s}' % (key, secret, tail)
+        return b'{"backend": "file", "%s": "x"%s}' % (key, tail)  # no secret: the file holds none
     if name == "auth.json":
         return b'{"auths": {"%s": %s}, "credHelpers": {"%s": "imgpkg"}%s}' % (key, entry, key, tail)
     if name == "kubelet-config":
@@ -366,3 +366,21 @@ def write_file(helper, name: str, data: bytes) -> Path:
     path.write_bytes(data)
     path.chmod(0o600)
     return path
+
+
+# --- sizes large CI organisations have ------------------------------------------------------------------------
+
+
+def groups(count: int) -> dict[str, str]:
+    """``count`` IMGPKG_REGISTRY_* groups: host{i}.example, user{i}, SECRET-{i}."""
+    env = {}
+    for i in range(count):
+        env[f"IMGPKG_REGISTRY_HOSTNAME_G{i}"] = f"host{i}.example"
+        env[f"IMGPKG_REGISTRY_USERNAME_G{i}"] = f"user{i}"
+        env[f"IMGPKG_REGISTRY_PASSWORD_G{i}"] = f"{SECRET}-{i}"
+    return env
+
+
+def config_entries(helper, count: int) -> None:
+    """A config.json with ``count`` entries: r{i}.example, c{i}, SECRET-{i}."""
+    helper.write_docker_config({"auths": {f"r{i}.example": auth_entry(f"c{i}", f"{SECRET}-{i}") for i in range(count)}})

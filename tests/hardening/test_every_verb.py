@@ -40,7 +40,7 @@ from .every_verb import (
     registries_conf,
     write_file,
 )
-from .support import auth_entry, env_entry, write_store
+from .support import auth_entry, env_entry, run, store_payload, write_program, write_store
 
 
 @dataclass
@@ -234,8 +234,16 @@ def _(helper) -> Setup:
 CONTENT_KEYS = {"undecodable-byte": b"reg\xff.example", "escaped-lone-surrogate": b"reg\\udcff.example"}
 
 
+def prepare(helper, name: str) -> None:
+    """Make every verb of READERS[name] reach the file: configure docker reads the settings file only when it
+    keeps a credsStore it replaces."""
+    if name == "settings":
+        helper.write_docker_config({"credsStore": "pass", "auths": {"cfg.example": auth_entry("c", SECRET)}})
+
+
 def _contents(name: str, key: bytes) -> Callable[..., Setup]:
     def setup(helper) -> Setup:
+        prepare(helper, name)
         write_file(helper, name, registries_conf(key) if name == "registries.conf" else json_document(name, key))
         return Setup()
 
@@ -254,10 +262,9 @@ for _name in (*JSON_FILES, "registries.conf"):
 
 def _special(name: str, kind: str) -> Callable[..., Setup]:
     def setup(helper) -> Setup:
+        prepare(helper, name)
         path = file_at(helper, name)
         path.unlink(missing_ok=True)
-        if name == "settings":  # configure docker reads the settings file when it keeps the replaced credsStore
-            helper.write_docker_config({"credsStore": "pass", "auths": {"cfg.example": auth_entry("c", SECRET)}})
         SPECIAL_FILES[kind](path)
         return Setup(keep=[(path, kind_of(path))])
 
@@ -276,6 +283,7 @@ DEPTHS = (1_000, 100_000)
 
 def _deep_file(name: str, depth: int) -> Callable[..., Setup]:
     def setup(helper) -> Setup:
+        prepare(helper, name)
         write_file(helper, name, json_document(name, more=nested(depth).encode()))
         return Setup()
 
@@ -320,12 +328,24 @@ MATRIX = [pytest.param(c, VERBS[v], id=f"{c.id}-{v}") for c in CASES for v in c.
 def test_every_verb_keeps_the_contract(helper, case: Case, verb) -> None:
     background(helper)
     setup = case.setup(helper)
+    held = files_holding(helper, URL_PASSWORD)
     result = invoke(helper, verb, setup.address, setup.env, extra=setup.extra, stdin=setup.stdin, paths=setup.paths)
     shown = check(verb, result, usage=case.usage)
     if case.says:
         assert case.says in shown, f"{verb.id} does not say {case.says!r}\n{result}"
     for path, kind in setup.keep:
         assert kind_of(path) == kind, f"{path} was replaced\n{result}"
+    assert files_holding(helper, URL_PASSWORD) <= held, f"a URL's password was written to a file\n{result}"
+
+
+def files_holding(helper, secret: str) -> set[str]:
+    """The files a verb may write (every_verb.file_at) that hold ``secret``, in any case."""
+    found = set()
+    for name in READERS:
+        path = file_at(helper, name)
+        if path.is_file() and not path.is_symlink() and secret.lower().encode() in path.read_bytes().lower():
+            found.add(name)
+    return found
 
 
 def test_the_matrix_covers_every_verb_and_class() -> None:
@@ -335,3 +355,32 @@ def test_the_matrix_covers_every_verb_and_class() -> None:
     for name in READERS:
         assert any(c.id == f"{name}-is-a-fifo" for c in CASES)
     assert len(MATRIX) > 500
+
+
+# --- item 3: a backend that leads back to this helper is named as such --------------------------------------------
+
+WRAPPERS = {  # docker-credential-wrap, chosen as the backend (helper:wrap)
+    "exec": 'exec "{program}" "$@"\n',
+    "chatty": 'echo "wrap: handing over to the store" >&2\nexec "{program}" "$@"\n',
+}
+LOOP_CASES = [
+    pytest.param(verb, wrapper, secret, id=f"{verb}-{wrapper}" + (f"-{label}" if verb == "store" else ""))
+    for verb in ("get", "store", "erase", "list")
+    for wrapper in WRAPPERS
+    for label, secret in (("one-letter-secret", "p"), ("long-secret", "S3CR3T-loop-7f"))[: 2 if verb == "store" else 1]
+]
+
+
+@pytest.mark.parametrize(("verb", "wrapper", "secret"), LOOP_CASES)
+def test_a_backend_that_runs_this_helper_is_refused_saying_it_leads_back(helper, tmp_path, verb, wrapper, secret):
+    """The child is our own program: its refusal is recognised as such, whatever the secret happens to share with
+    the message (a one-letter password is in every line) and whatever the wrapper prints first."""
+    bin_dir = tmp_path / "bin"
+    write_program(bin_dir, "docker-credential-wrap", WRAPPERS[wrapper].format(program=helper.program))
+    env = {"PATH": f"{bin_dir}:{helper.env['PATH']}", "DOCKER_CREDENTIAL_IMGPKG_BACKEND": "helper:wrap"}
+    stdin = store_payload("x.example", "u", secret) if verb == "store" else b"x.example"
+    result = run(helper, verb, stdin=stdin, env=env)
+    check(VERBS[verb], result, (secret,) if len(secret) > 1 else ())
+    assert result.returncode == 1, result
+    assert "backend docker-credential-wrap" in result.stdout, result
+    assert "leads back to docker-credential-imgpkg" in result.stdout, result

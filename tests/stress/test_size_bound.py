@@ -1,4 +1,4 @@
-"""Issue 12, item 1: every verb's work is linear in its input. A 1 MiB input with half a million path segments
+"""Issues 12 and 15: every verb's work is linear in its input. A 1 MiB input with half a million path segments
 (the most stdin may carry) is answered well under a second, in under 100 MB, by get, store, erase and list, with
 a big store, docker config and environment behind it; and list over N keys grows like N, not N².
 
@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 import pytest
+from hardening.every_verb import config_entries, file_at, groups, isolate, kubelet_request
 from hardening.support import auth_entry, write_store
 
 pytestmark = pytest.mark.stress
@@ -38,12 +39,13 @@ os.write(report, f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss} {wall} 
 """
 
 
-def measured(helper, verb: str, stdin: bytes = b"", env: dict[str, str] | None = None) -> dict:
-    """Run ``verb`` once; exit status, stdout, wall and CPU seconds, peak RSS in MB."""
+def measured(helper, verb: str | list[str], stdin: bytes = b"", env: dict[str, str] | None = None) -> dict:
+    """Run ``verb`` (or the whole argument list) once; exit status, stdout, wall and CPU seconds, peak RSS in MB."""
+    args = [verb] if isinstance(verb, str) else verb
     read_end, write_end = os.pipe()
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", MEASURE, str(write_end), helper.program, verb],
+            [sys.executable, "-I", "-S", "-c", MEASURE, str(write_end), helper.program, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -197,3 +199,67 @@ def test_list_grows_linearly_with_the_number_of_keys(warm, record):
     record(cpu_seconds=cpu, ratio=round(cpu[8_000] / cpu[2_000], 2))
     # Four times the keys: linear work costs about four times as much (plus start-up); quadratic, sixteen.
     assert cpu[8_000] < 8 * cpu[2_000], cpu
+
+
+# --- issue 15: every verb linear in every input: env groups, config entries, address length -----------------------
+
+
+def _groups(helper, count: int) -> dict[str, str]:
+    return groups(count)
+
+
+def _entries(helper, count: int) -> dict[str, str]:
+    config_entries(helper, count)
+    return {}
+
+
+def _kubelet(helper) -> list[str]:
+    return ["configure", "kubelet", "--dry-run", "--config", str(file_at(helper, "kubelet-config"))]
+
+
+# (name, how the input grows, the two sizes, argv, stdin): each case runs at both sizes, 4x apart.
+GROWTH = [
+    ("list-groups", _groups, (1_000, 4_000), lambda h: ["list"], b""),
+    ("get-groups", _groups, (1_000, 4_000), lambda h: ["get"], b"host0.example"),
+    ("explain-groups", _groups, (1_000, 4_000), lambda h: ["explain", "--json", "host0.example"], b""),
+    ("explain-all-groups", _groups, (250, 1_000), lambda h: ["explain", "--json"], b""),
+    ("configure-kubelet-groups", _groups, (1_000, 4_000), lambda h: [*_kubelet(h), "--match-image", "x.example"], b""),
+    ("kubelet-groups", _groups, (1_000, 4_000), lambda h: ["kubelet"], kubelet_request(b"host0.example/app")),
+    ("list-config", _entries, (5_000, 20_000), lambda h: ["list"], b""),
+    ("get-config", _entries, (5_000, 20_000), lambda h: ["get"], b"r0.example"),
+    ("explain-config", _entries, (5_000, 20_000), lambda h: ["explain", "--json", "r0.example"], b""),
+    ("explain-all-config", _entries, (250, 1_000), lambda h: ["explain", "--json"], b""),
+    ("configure-kubelet-config", _entries, (5_000, 20_000), lambda h: _kubelet(h), b""),
+    ("kubelet-config", _entries, (5_000, 20_000), lambda h: ["kubelet"], kubelet_request(b"r0.example/app")),
+]
+
+
+@pytest.mark.parametrize(("name", "grow", "sizes", "argv", "stdin"), GROWTH, ids=[g[0] for g in GROWTH])
+def test_four_times_the_input_costs_about_four_times_the_cpu(warm, record, name, grow, sizes, argv, stdin):
+    """CPU time of the helper alone (its rusage), at two sizes 4x apart: linear work costs about 4x (less, with
+    the start-up), quadratic 16x. Only the ratio is asserted, never a duration."""
+    helper = warm
+    isolate(helper)
+    cpu = {}
+    for size in sizes:
+        env = grow(helper, size)
+        run = measured(helper, argv(helper), stdin, env)
+        assert run["status"] == 0, (name, size, run["stdout"][:300], run["stderr"][:300])
+        cpu[size] = run["cpu_seconds"]
+    small, large = sizes
+    record(cpu_seconds=cpu, ratio=round(cpu[large] / cpu[small], 2))
+    assert cpu[large] < 8 * cpu[small], cpu
+
+
+def test_explain_grows_linearly_with_the_address_length(warm, record):
+    """argv carries at most 128 KiB per argument: 32 KiB against 128 KiB, with entries on that registry."""
+    helper = warm
+    isolate(helper)
+    big_backing(helper)
+    cpu = {}
+    for size in (32 << 10, 128 << 10):
+        run = measured(helper, ["explain", "--json", address("cfg.io", size - 1)])
+        assert run["status"] == 0, run["stderr"][:300]
+        cpu[size] = run["cpu_seconds"]
+    record(cpu_seconds=cpu, ratio=round(cpu[128 << 10] / cpu[32 << 10], 2))
+    assert cpu[128 << 10] < 8 * cpu[32 << 10], cpu

@@ -59,6 +59,7 @@ lint: venv
 	$(VENV)/bin/ruff check helper tests packaging
 	$(VENV)/bin/ruff format --check helper tests packaging
 	$(VENV)/bin/vermin $(VERMIN) helper tests packaging
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache

@@ -14,8 +14,9 @@
  * and the bundle directory) are owned by the effective user with no group or other permissions. Then no other
  * user can add, replace or rename anything the program is loaded from.
  *
- * The only output is on failure to start at all: a one-line message on stdout (where the credential-helper
- * protocol puts errors) and exit status 1.
+ * Its own output: on failure to start at all, a one-line message on stdout (where the credential-helper
+ * protocol puts errors) and exit status 1; when the cache cannot be trusted, one warning line on stderr before
+ * it runs the program from a temporary directory (warn_untrusted).
  *
  * Layout of the file: [this program][file data ...][index][trailer]. See pack.py for the writer.
  */

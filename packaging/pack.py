@@ -1,7 +1,8 @@
 """Join the launcher (packaging/launcher.c) and PyInstaller's one-folder bundle into one executable file.
 
     pack.py build --launcher L --bundle DIR --label VERSION --output FILE
-    pack.py list FILE        the bundle's files (mode, size, path), its label and its key
+    pack.py list [--sizes] FILE   the bundle's label, then a line per file: l (symlink), x (executable) or -,
+                                  its size with --sizes, its path
 
 Layout: [launcher][file data ...][index][trailer]. Index entry: u32 kind (0 file, 1 symlink), u32 mode,
 u64 offset, u64 size, u32 name length, name (UTF-8, relative). Trailer (128 bytes): 16-byte magic, u64 index

@@ -96,7 +96,12 @@ class Helper:
         return self.docker_config_path
 
     def run(
-        self, *args: str, stdin: bytes | str = b"", env: dict[str, str] | None = None, timeout: float = 30
+        self,
+        *args: str,
+        stdin: bytes | str = b"",
+        env: dict[str, str] | None = None,
+        timeout: float = 30,
+        cwd: Path | None = None,
     ) -> Result:
         data = stdin.encode() if isinstance(stdin, str) else stdin
         proc = subprocess.run(
@@ -105,8 +110,23 @@ class Helper:
             capture_output=True,
             timeout=timeout,
             env={**self.env, **(env or {})},
+            cwd=cwd,
         )
         return Result(proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"))
+
+    def spawn(
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        stdin: int = subprocess.PIPE,
+        stdout: int = subprocess.PIPE,
+        stderr: int = subprocess.PIPE,
+    ) -> subprocess.Popen[bytes]:
+        """Start the program as :meth:`run` does, without waiting for it (concurrent runs, signals, streams);
+        stdin, stdout and stderr are pipes unless given (a descriptor or a ``subprocess`` constant)."""
+        return subprocess.Popen(
+            [self.program, *args], stdin=stdin, stdout=stdout, stderr=stderr, env={**self.env, **(env or {})}
+        )
 
     def get(self, address: str, env: dict[str, str] | None = None) -> Result:
         return self.run("get", stdin=address, env=env)
@@ -120,6 +140,28 @@ class Helper:
 
     def list(self, env: dict[str, str] | None = None) -> Result:
         return self.run("list", env=env)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# stand-in programs
+
+
+def write_program(directory: Path, name: str, body: str, shell: str = "/bin/sh") -> Path:
+    """An executable ``directory/name``: ``#!shell`` and then ``body``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text(f"#!{shell}\n{body}")
+    path.chmod(0o755)
+    return path
+
+
+def backend_program(
+    bin_dir: Path, name: str, body: str, *, path: str = "/usr/bin:/bin", shell: str = "/bin/sh"
+) -> dict[str, str]:
+    """``docker-credential-NAME`` in ``bin_dir`` (see :func:`write_program`) as the helper's backend: returns the
+    variables that select it (``helper:NAME``) and find it, ``bin_dir`` first on ``path``."""
+    write_program(bin_dir, f"docker-credential-{name}", body, shell)
+    return {"PATH": f"{bin_dir}:{path}", "DOCKER_CREDENTIAL_IMGPKG_BACKEND": f"helper:{name}"}
 
 
 # --------------------------------------------------------------------------------------------------------------

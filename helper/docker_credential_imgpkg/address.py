@@ -11,35 +11,34 @@ parsed and looked up without ever building each of its prefixes.
 
 from __future__ import annotations
 
-from .errors import HelperError
+from .errors import HelperError, shown
 
 HUB_HOST = "index.docker.io"
-HUB_KEY = "https://index.docker.io/v1/"
-HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
-HUB_DOMAIN = "docker.io"  # how image references (and the kubelet) name Docker Hub
+HUB_KEY = "https://index.docker.io/v1/"  # what docker stores and looks up for Docker Hub
+HUB_DOMAIN = "docker.io"  # how image references, containers/image and the kubelet name Docker Hub
+HUB_ALIASES = frozenset({HUB_DOMAIN, HUB_HOST, "registry-1.docker.io"})
+HUB_KEYS = (HUB_KEY, HUB_DOMAIN)  # a credHelpers entry for Hub needs both: docker's key, then containers'
 WEB_LOGIN_KEYS = frozenset({HUB_KEY + "access-token", HUB_KEY + "refresh-token"})
+OFFICIAL_NAMESPACE = "library"
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Sequence
 
 
 class Target:
     """A requested server address in normal form: lowercase ``host[:port]`` and repository path segments."""
 
-    __slots__ = ("address", "host", "port", "segments", "web_login_key")
+    __slots__ = ("address", "host", "segments", "web_login_key")
 
-    def __init__(
-        self, host: str, port: str, segments: tuple[str, ...], web_login_key: str = "", address: str = ""
-    ) -> None:
+    def __init__(self, host: str, segments: tuple[str, ...], web_login_key: str = "", address: str = "") -> None:
         self.address = address  # as the client spelled it
         self.host = host  # lowercase, with ``:port`` when given; Hub is always HUB_HOST
-        self.port = port  # "" when absent
         self.segments = segments  # repository path, no empty parts, leading v1/v2 dropped
         self.web_login_key = web_login_key  # Docker Hub's access/refresh-token key, verbatim; "" otherwise
 
     def __repr__(self) -> str:
-        return f"Target({self.host!r}, {self.port!r}, {self.segments!r}, {self.web_login_key!r})"
+        return f"Target({self.host!r}, {self.segments!r}, {self.web_login_key!r})"
 
     @property
     def path(self) -> str:
@@ -80,13 +79,15 @@ class KeyIndex:
                     found = self._hosts[host] = _Namespaces()
                 found.add(key)
 
-    def best_key(self, target: Target) -> str | None:
-        """The most specific key that answers ``target``: its own, the nearest enclosing namespace, the registry's."""
-        if target.key in self.keys:
-            return target.key
-        if target.web_login_key or not target.segments:
+    def fallback_key(self, target: Target) -> str | None:
+        """Where a lookup goes when ``target``'s own key is absent: for a repository, the nearest enclosing
+        namespace, else the registry's key (which may be absent too); for a bare host, docker's namespaced
+        fallback. Web-login keys have none. The one cascade the store and docker's ``auths`` share."""
+        if target.web_login_key:
             return None
-        return self.enclosing_namespace(target) or (target.host_key if target.host_key in self.keys else None)
+        if target.segments:
+            return self.enclosing_namespace(target) or target.host_key
+        return self.namespaced_fallback(target)
 
     def enclosing_namespace(self, target: Target) -> str | None:
         """The longest key that is a namespace strictly above ``target``'s repository."""
@@ -154,20 +155,35 @@ def canonical_host(host: str) -> str:
 def parse_target(address: str) -> Target:
     """Parse any spelling a client sends: scheme, ``/v1/``/``/v2/``, trailing ``/``, case, Hub aliases, repo path."""
     if address in WEB_LOGIN_KEYS:
-        return Target(HUB_HOST, "", (), address, address)
+        return Target(HUB_HOST, (), address, address)
     rest = address.strip()
     scheme, sep, after = rest.partition("://")
     if sep and scheme and "/" not in scheme:
         rest = after
     host, _, path = rest.partition("/")
-    host = canonical_host(host)
-    _, port = split_port(host)
+    host = canonical_host(host.rpartition("@")[2])  # user-info is no part of a registry's name
     segments = [s for s in path.split("/") if s]
     if segments and segments[0] in ("v1", "v2"):
         segments = segments[1:]
-    if host == HUB_HOST and len(segments) == 1:
-        segments.insert(0, "library")
-    return Target(host, port, tuple(segments), "", address)
+    if host == HUB_HOST:
+        segments = official_image(segments)
+    return Target(host, tuple(segments), "", address)
+
+
+def official_image(segments: Sequence[str]) -> list[str]:
+    """Docker Hub's rule, the one place it is written: a single-name repository is the official image
+    ``library/<name>`` (``docker.io/nginx`` is ``docker.io/library/nginx``)."""
+    return [OFFICIAL_NAMESPACE, *segments] if len(segments) == 1 else list(segments)
+
+
+def docker_helper_key(host: str) -> str:
+    """The ``credHelpers`` key the docker CLI looks up for a registry (``host[:port]`` in normal form)."""
+    return HUB_KEY if host == HUB_HOST else host
+
+
+def containers_helper_key(host: str) -> str:
+    """The ``credHelpers`` key skopeo, podman and buildah (containers/image) look up for a registry."""
+    return HUB_DOMAIN if host == HUB_HOST else host
 
 
 def store_key(address: str) -> str:
@@ -202,23 +218,17 @@ def parse_image(image: str) -> Image:
     if not image:
         raise HelperError("the image reference is empty")
     if any(c <= " " or c == "\x7f" for c in image):
-        raise HelperError(f"image {_quote(image)} is not an image reference (it holds spaces or controls)")
+        raise HelperError(f"image {shown(image)} is not an image reference (it holds spaces or controls)")
     name, at, digest = image.partition("@")
     if at and not digest:
-        raise HelperError(f"image {_quote(image)} has an empty digest")
+        raise HelperError(f"image {shown(image)} has an empty digest")
     slash, colon = name.rfind("/"), name.rfind(":")
     if colon > slash:
         name = name[:colon]  # the tag
     parts = name.split("/")
     if not all(parts) or "://" in image:
-        raise HelperError(f"image {_quote(image)} is not an image reference")
+        raise HelperError(f"image {shown(image)} is not an image reference")
     first = parts[0]
     if len(parts) > 1 and ("." in first or ":" in first or first == "localhost" or first != first.lower()):
         return Image(name, first, name)
-    path = parts if len(parts) > 1 else ["library", *parts]
-    return Image(name, "", HUB_DOMAIN + "/" + "/".join(path))
-
-
-def _quote(text: str, limit: int = 200) -> str:
-    """A value in a message: quoted, control characters escaped, long values cut."""
-    return repr(text[:limit]) + ("..." if len(text) > limit else "")
+    return Image(name, "", HUB_DOMAIN + "/" + "/".join(official_image(parts)))

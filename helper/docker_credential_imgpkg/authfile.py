@@ -31,6 +31,22 @@ def _field(entry: dict[str, object], name: str, where: str) -> str:
     return value
 
 
+_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def strict_base64(text: str) -> bytes:
+    """Standard padded base64, strictly: only the alphabet, whole quanta, padding only at the end and only as much
+    as the last quantum needs. That is Python 3.11's ``a2b_base64(strict_mode=True)`` (which 3.10 lacks), and one
+    rule stricter, as Go's decoder is: no ``=`` after a complete quantum. binascii.Error (a ValueError) or
+    UnicodeError (non-ASCII) otherwise."""
+    data = text.encode("ascii")
+    body = data.rstrip(b"=")
+    padding = len(data) - len(body)
+    if len(data) % 4 or padding > 2 or body.translate(None, _BASE64_ALPHABET) or (padding and len(body) % 4 == 0):
+        raise binascii.Error("not strict base64")
+    return binascii.a2b_base64(data)
+
+
 def decode_entry(server_url: str, entry: object, where: str) -> Credentials | None:
     """Credentials from one ``auths`` entry; None for a ``{}`` placeholder (credentials live in a helper).
 
@@ -44,8 +60,8 @@ def decode_entry(server_url: str, entry: object, where: str) -> Credentials | No
     auth = _field(entry, "auth", where)
     if auth:
         try:
-            decoded = _strict_base64(auth).decode("utf-8")
-        except (binascii.Error, UnicodeError):
+            decoded = strict_base64(auth).decode("utf-8")
+        except (binascii.Error, ValueError, UnicodeError):
             raise HelperError(f'{where}: "auth" is not valid base64 of UTF-8 "user:password"') from None
         username, sep, password = decoded.partition(":")
         if not sep or not username:
@@ -60,20 +76,6 @@ def decode_entry(server_url: str, entry: object, where: str) -> Credentials | No
             "cannot carry; store a username/password or an identity token for it instead"
         )
     return None
-
-
-_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-
-
-def _strict_base64(text: str) -> bytes:
-    """Standard base64 with padding, nothing else: no character outside the alphabet (whitespace included), no
-    missing, extra or misplaced ``=``, no data after the padding. What ``a2b_base64(strict_mode=True)`` does on
-    3.13 (3.11 and 3.12 let padding after a complete quantum through), on every Python from 3.10."""
-    data = text.encode("ascii")
-    body = data.rstrip(b"=")
-    if len(data) % 4 or len(data) - len(body) > 2 or body.translate(None, _BASE64_ALPHABET):
-        raise binascii.Error("not strict base64")
-    return binascii.a2b_base64(data)
 
 
 def encode_entry(creds: Credentials) -> dict[str, str]:
@@ -100,8 +102,8 @@ class AuthIndex:
         first, then docker's namespaced fallback for a bare host."""
         if target.address in self.auths:
             return target.address
-        key = self._index.best_key(target) or self._index.namespaced_fallback(target)
-        return self._normal[key] if key else None
+        key = target.key if target.key in self._normal else self._index.fallback_key(target)
+        return self._normal.get(key) if key else None
 
     def normal_keys(self) -> dict[str, str]:
         """Normal-form key → raw key, for ``list``."""

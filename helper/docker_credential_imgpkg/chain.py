@@ -16,47 +16,46 @@ from __future__ import annotations
 
 from .address import parse_target
 from .debug import Trace
-from .errors import HelperError, NotFound
-from .sources import STOP, Match
+from .errors import HelperError, shown
+from .protocol import NotFound
+from .sources import Stop
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
     from .address import Target
     from .protocol import Credentials
-    from .sources import Source
-    from .sources.store import Store
+    from .sources import Match, Source
+    from .sources.store import StoreSource
 
 ORDER = ("env", "keychains", "globals", "store", "docker")
 WEB_LOGIN_ORDER = ("store", "docker")
+LISTED = ("env", "keychains", "store", "docker")  # the sources that hold entries (globals answer anything)
 
 
 class Chain:
-    """``delegate=False`` (``list``) never runs the delegated cloud keychains."""
+    """``delegate=False`` (``list``, ``explain``) never runs the delegated cloud keychains."""
 
     def __init__(self, environ: Mapping[str, str], *, delegate: bool = True, trace: Trace | None = None) -> None:
         self.environ = environ
         self.delegate = delegate
         self.trace = trace if trace is not None else Trace.from_environment(environ)
         self._built: dict[str, Source] = {}
-        self._factories: dict[str, Callable[[], Source]] = {
-            "env": self._env,
-            "keychains": self._keychains,
-            "globals": self._globals,
-            "store": self._store,
-            "docker": self._docker,
-        }
 
     def source(self, name: str) -> Source:
         found = self._built.get(name)
         if found is None:
-            found = self._built[name] = self._factories[name]()
+            found = self._built[name] = _build(name, self.environ, self.delegate)
         return found
 
     @property
-    def store(self) -> Store:
-        return self.source("store")  # type: ignore[return-value]
+    def store(self) -> StoreSource:
+        from .sources.store import StoreSource
+
+        found = self.source("store")
+        assert isinstance(found, StoreSource)
+        return found
 
     def order(self, target: Target) -> tuple[str, ...]:
         return WEB_LOGIN_ORDER if target.web_login_key else ORDER
@@ -69,27 +68,30 @@ class Chain:
         """What answers ``address`` and with what, or NotFound; a configuration error raises HelperError."""
         target = parse_target(address)
         trace = self.trace
-        trace(f"get {address!r}: registry {target.host!r}, repository path {target.path or '(none)'!r}")
+        if trace:
+            trace(
+                f"get {shown(address)}: registry {shown(target.host)}, repository path {shown(target.path or '(none)')}"
+            )
         if target.web_login_key:
             trace("Docker Hub web-login key: answered only by the store and docker config, verbatim")
         elif "IMGPKG_ACTIVE_KEYCHAINS" in self.environ or "IMGPKG_ENABLE_IAAS_AUTH" in self.environ:
             self.source("keychains")  # as in imgpkg, a bad keychain name fails every lookup
         for name in self.order(target):
             answer = self.source(name).get(target, trace)
-            if answer is STOP:
+            if isinstance(answer, Stop):
                 break
             if answer is not None:
-                assert isinstance(answer, Match)
                 answer.credentials = answer.credentials.with_server(address)
                 return answer
-        trace(f"get {address!r}: not found")
+        if trace:
+            trace(f"get {shown(address)}: not found")
         raise NotFound()
 
-    def list(self) -> dict[str, str]:
-        """Every key ``get`` answers, with the username it answers with (never a secret)."""
+    def usernames(self) -> dict[str, str]:
+        """What ``list`` answers: every key ``get`` answers, with the username it answers with (never a secret)."""
         candidates: dict[str, None] = {}
-        for name in ORDER:
-            candidates.update(dict.fromkeys(self.source(name).list_keys()))  # configuration errors fail list
+        for name in LISTED:
+            candidates.update(dict.fromkeys(self.source(name).list_keys(self.trace)))  # configuration errors fail list
         result = {}
         for key in candidates:
             try:
@@ -97,51 +99,43 @@ class Chain:
             except NotFound:
                 continue
             except HelperError as err:
-                self.trace(f"list: leaving out {key!r}: {err}")
+                self.trace(f"list: leaving out {shown(key)}: {err}")
         return result
 
-    def known_patterns(self, skipped: list[str]) -> list[str]:
+    def entries(self, skipped: list[str]) -> list[str]:
         """Every entry the sources hold, written as the kubelet's ``matchImages`` writes it (globs and paths
-        kept, Docker Hub as ``docker.io``): env entries, the github keychain's host, store and docker config keys.
-        A configuration error of the env or the keychains raises (every lookup would fail); a store or config
-        that cannot be listed is described in ``skipped`` and left out. For ``explain`` and ``configure kubelet``.
-        """
-        from .address import match_key
-
-        found = list(self.source("env").patterns())  # type: ignore[attr-defined]
-        found += self.source("keychains").list_keys()
-        for name in ("store", "docker"):
+        kept, Docker Hub as ``docker.io``), in source order: the one lister ``explain``, ``configure kubelet``
+        and the kubelet provider share. A configuration error of the env or the keychains raises (every lookup
+        would fail); a store or config that cannot be listed is described in ``skipped`` and left out."""
+        found: list[str] = []
+        for name in LISTED:
             try:
-                keys = self.source(name).list_keys()
+                found += self.source(name).patterns(self.trace)
             except HelperError as err:
+                if name in ("env", "keychains"):
+                    raise
                 skipped.append(f"cannot list the {name} entries ({err}); their registries are left out")
-                continue
-            found += [match_key(target) for target in map(parse_target, keys) if not target.web_login_key]
         return list(dict.fromkeys(p for p in found if p))
 
-    # --- the sources, each imported and built on first use -----------------------------------------------------
 
-    def _env(self) -> Source:
+def _build(name: str, environ: Mapping[str, str], delegate: bool) -> Source:
+    """Import and build one source: a verb imports only the sources it reaches."""
+    if name == "env":
         from .sources.env import EnvSource
 
-        return EnvSource(self.environ)
-
-    def _keychains(self) -> Source:
+        return EnvSource(environ)
+    if name == "keychains":
         from .sources.keychains import KeychainSource
 
-        return KeychainSource(self.environ, delegate=self.delegate)
-
-    def _globals(self) -> Source:
+        return KeychainSource(environ, delegate=delegate)
+    if name == "globals":
         from .sources.globals import GlobalSource
 
-        return GlobalSource(self.environ)
+        return GlobalSource(environ)
+    if name == "store":
+        from .sources.store import StoreSource
 
-    def _store(self) -> Source:
-        from .sources.store import Store
+        return StoreSource(environ)
+    from .sources.dockerconfig import DockerConfigSource
 
-        return Store(self.environ)
-
-    def _docker(self) -> Source:
-        from .sources.dockerconfig import DockerConfigSource
-
-        return DockerConfigSource(self.environ)
+    return DockerConfigSource(environ)

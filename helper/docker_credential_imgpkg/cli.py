@@ -1,5 +1,6 @@
-"""Command line: argv, bounded stdin, and the protocol's stdout + exit-status contract. The protocol's answers
-are written here and nowhere else (the debug trace, ``configure`` and ``explain`` write their own output)."""
+"""The command line: argv to a command (``commands/``), the re-execution that isolates the console script from
+Python's own environment, and the streams' set-up. Nothing imports this module; each command writes its own
+output through ``stdio``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import os
 import sys
 
 from . import PROGRAM, __version__
-from .errors import HelperError, NotFound
 
 USAGE = f"Usage: {PROGRAM} <store|get|erase|list|version>"
 HELP = f"""{USAGE}
@@ -30,57 +30,6 @@ Credentials come from imgpkg's IMGPKG_REGISTRY_* variables first, then IMGPKG_AC
 IMGPKG_USERNAME/IMGPKG_PASSWORD, this helper's store and docker's config.json.
 Set DOCKER_CREDENTIAL_IMGPKG_DEBUG=1 to see on stderr which source answered and why (secrets hidden).
 """
-
-
-def read_stdin(limit: int) -> bytes:
-    """All of stdin, refusing more than ``limit`` bytes without reading the rest."""
-    fd = sys.stdin.fileno() if sys.stdin is not None else -1
-    if fd < 0:
-        return b""
-    chunks, size = [], 0
-    while True:
-        try:
-            chunk = os.read(fd, min(1 << 16, limit + 1 - size))
-        except BlockingIOError:  # a caller left O_NONBLOCK set on a shared pipe: wait, don't fail
-            import select
-
-            select.select([fd], [], [])
-            continue
-        except OSError as err:  # stdin is a directory, a closed socket, ...
-            raise HelperError(f"cannot read standard input: {err.strerror}") from None
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            raise HelperError(f"input larger than {limit >> 20} MiB refused")
-
-
-def run(action: str) -> str:
-    """Perform one protocol action and return what goes to stdout."""
-    from .chain import Chain
-    from .protocol import MAX_INPUT_BYTES
-
-    environ = os.environ
-    if action == "list":
-        from .protocol import encode_list
-
-        return encode_list(Chain(environ, delegate=False).list())
-    data = read_stdin(MAX_INPUT_BYTES)
-    if action == "get":
-        from .protocol import decode_server_url, encode_get
-
-        return encode_get(Chain(environ).get(decode_server_url(data)))
-    chain = Chain(environ)
-    if action == "store":
-        from .protocol import decode_store
-
-        chain.store.save(decode_store(data), chain.trace)
-        return ""
-    from .protocol import decode_server_url
-
-    chain.store.erase(decode_server_url(data), chain.trace)
-    return ""
 
 
 def _isolate() -> None:
@@ -129,91 +78,34 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None:
         _isolate()
     args = sys.argv[1:] if argv is None else argv
-    if sys.stderr is None:  # started with fd 2 closed: print(file=None) would put the trace on stdout
-        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
-    for stream in (sys.stdout, sys.stderr):  # the wire is UTF-8, whatever the locale says
-        encoding = getattr(stream, "encoding", None)
-        if encoding and encoding.replace("-", "").lower() != "utf8" and hasattr(stream, "reconfigure"):
-            stream.reconfigure(encoding="utf-8", errors="backslashreplace")
-    if args and args[0] == "configure":
-        from .configure import main as configure
+    from .stdio import EXIT_FAILURE, EXIT_OK, answer, setup_streams
 
-        return configure(args[1:])
-    if args and args[0] == "explain":
-        from .explain import main as explain
+    setup_streams()
+    command = args[0] if args else ""
+    environ = os.environ
+    if command == "configure":
+        from .commands.configure.command import main as configure
 
-        return explain(args[1:])
-    if args and args[0] == "kubelet":  # the kubelet's image credential provider protocol
-        from .kubelet import main as kubelet
+        return configure(args[1:], environ)
+    if command == "explain":
+        from .commands.explain import main as explain
 
-        return kubelet(args[1:])
+        return explain(args[1:], environ)
+    if command == "kubelet":  # the kubelet's image credential provider protocol
+        from .commands.kubelet import main as kubelet
+
+        return kubelet(args[1:], environ)
     if len(args) != 1:
-        return _emit(USAGE + "\n", 1)
-    action = args[0]
-    if action in ("version", "--version", "-v"):
-        return _emit(f"{PROGRAM} ({PROGRAM}) {__version__}\n", 0)
-    if action in ("--help", "-h"):
-        return _emit(HELP, 0)
-    if action not in ("get", "store", "erase", "list"):
-        return _emit(f"{PROGRAM}: unknown action: {action}\n", 1)
-    try:
-        return _emit(run(action), 0)
-    except NotFound as err:
-        return _emit(f"{err}\n", 1)
-    except HelperError as err:
-        _tell_user(str(err))
-        return _emit(f"{err}\n", 1)
-    except KeyboardInterrupt:
-        return _emit("interrupted\n", 1)
-    except Exception as err:  # never a traceback: its text could carry a secret
-        message = internal_error(err)
-        _tell_user(message)
-        return _emit(f"{PROGRAM}: {message}\n", 1)
+        return answer(USAGE + "\n", EXIT_FAILURE)
+    if command in ("get", "store", "erase", "list"):
+        from .commands.protocol_verbs import main as protocol_verb
 
-
-def _tell_user(message: str) -> None:
-    """Also put an error on stderr: docker discards a failing helper's stdout but shows its stderr."""
-    try:
-        if not sys.stdout.isatty():
-            sys.stderr.write(f"{PROGRAM}: {message}\n")
-    except (OSError, ValueError):
-        pass
-
-
-def internal_error(err: BaseException) -> str:
-    """What an unexpected exception says to the user: its type and file:line, never its message or a traceback
-    (either could carry a secret)."""
-    return f"internal error ({type(err).__name__}{_origin(err)}); please report it"
-
-
-def _origin(err: BaseException) -> str:
-    tb = err.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    if tb is None:
-        return ""
-    return f" at {os.path.basename(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno}"
-
-
-def _emit(text: str, status: int) -> int:
-    if sys.stdout is None:  # started with fd 1 closed: nobody can read an answer
-        return 1
-    try:
-        if text:
-            sys.stdout.write(text)
-        sys.stdout.flush()
-    except OSError as err:
-        # The client went away (EPIPE) or stdout is unwritable (ENOSPC, EIO): say so on stderr, and keep
-        # Python from complaining again at exit by pointing stdout at /dev/null.
-        if not isinstance(err, BrokenPipeError):
-            sys.stderr.write(f"{PROGRAM}: cannot write the answer: {err.strerror}\n")
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except (OSError, ValueError):
-            pass
-        return 1
-    return status
+        return protocol_verb(command, environ)
+    if command in ("version", "--version", "-v"):
+        return answer(f"{PROGRAM} ({PROGRAM}) {__version__}\n", EXIT_OK)
+    if command in ("--help", "-h"):
+        return answer(HELP, EXIT_OK)
+    return answer(f"{PROGRAM}: unknown action: {command}\n", EXIT_FAILURE)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
-"""The docker-credential-helper wire format: decoding ``store`` input, encoding ``get``/``list`` answers.
+"""The docker-credential-helper wire format: decoding ``store`` input, encoding ``get``/``list`` answers, and
+every fixed string of the protocol (not-found, the missing-field errors, the identity-token username).
 
-Every fixed protocol string lives here. Encoding avoids the ``json`` module so that a ``get`` answered from
-the environment imports nothing heavy (start-up is what clients pay for, once per registry).
+Encoding avoids the ``json`` module so that a ``get`` answered from the environment imports nothing heavy
+(start-up is what clients pay for, once per registry).
 """
 
 from __future__ import annotations
@@ -9,9 +10,17 @@ from __future__ import annotations
 from .errors import HelperError
 
 TOKEN_USERNAME = "<token>"  # Username that marks Secret as an identity (OAuth2 refresh) token
+NOT_FOUND_MESSAGE = "credentials not found in native keychain"  # the exact text Go clients and docker-py test for
 NO_SERVER_URL = "no credentials server URL"
 NO_USERNAME = "no credentials username"
 MAX_INPUT_BYTES = 1 << 20
+
+
+class NotFound(HelperError):
+    """No credentials for the requested server: the protocol's not-found answer."""
+
+    def __init__(self) -> None:
+        super().__init__(NOT_FOUND_MESSAGE)
 
 
 class Credentials:
@@ -29,7 +38,7 @@ class Credentials:
             return NotImplemented
         return (self.server_url, self.username, self.secret) == (other.server_url, other.username, other.secret)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # a mutable value: unhashable, as dataclass(eq=True) makes it
 
     def with_server(self, server_url: str) -> Credentials:
         return Credentials(server_url, self.username, self.secret)
@@ -86,7 +95,7 @@ def decode_server_url(data: bytes) -> str:
 _STORE_FIELDS = {"serverurl": "ServerURL", "username": "Username", "secret": "Secret"}
 
 
-class _Members(list):  # type: ignore[type-arg]
+class _Members(list[tuple[str, object]]):
     """A JSON object as its members in document order, repeated names kept: what Go's decoder walks."""
 
 
@@ -103,7 +112,7 @@ def decode_store(data: bytes) -> Credentials:
         obj = json.loads(text, object_pairs_hook=_Members)
     except RecursionError:
         raise HelperError("store: input nested too deeply to be credentials") from None
-    except ValueError as err:
+    except json.JSONDecodeError as err:
         # json's message carries a position, never the input itself.
         where = f"line {err.lineno} column {err.colno}"
         raise HelperError(f"store: input is not valid JSON ({err.msg} at {where})") from None

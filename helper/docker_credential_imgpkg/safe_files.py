@@ -1,29 +1,36 @@
 """Reading and replacing the small files the helper touches, without surprises.
 
-One bounded reader (never blocks on a FIFO planted at the path, never reads past a bound), one loader of
-JSON documents (strict: duplicate keys and non-finite numbers refused, as a file we may rewrite must
-round-trip), and one atomic writer (a complete temp file in the same directory, fsynced, renamed into
-place). Messages name the file and never quote its contents: it may hold credentials.
+One bounded reader for every file (``read_small_file``, on ``stdio.read_bounded``, which standard input shares):
+it never blocks on a FIFO planted at a path and never reads past a bound. One loader of JSON documents, strict:
+duplicate keys, non-finite numbers and absurd nesting are refused, as a file we may rewrite must round-trip.
+One lock (an exclusive ``flock`` on a sibling ``.lock`` file or on the directory, waited for with a bound) and
+one atomic writer (a complete temp file in the same directory, fsynced, renamed into place). Messages name the
+file and never quote its contents: it may hold credentials.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 
 from .errors import HelperError
+from .stdio import read_bounded
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 TEMP_MARK = ".tmp-"
+LOCK_TIMEOUT = 10.0
+MAX_JSON_DEPTH = 64  # docker's and the kubelet's files nest 5 deep; json.dumps(indent=...) recurses per level
 
 
 def read_small_file(
     path: str, limit: int, what: str, check: Callable[[os.stat_result], None] | None = None
 ) -> bytes | None:
-    """The bytes of the regular file at ``path``; None when it does not exist.
+    """The bytes of the regular file at ``path`` (a symlink is followed to what it names); None when it does
+    not exist. A FIFO, device, socket or directory is refused before anything is read.
 
     ``what`` names the file in messages ("docker config /root/.docker/config.json"); ``check`` may refuse the
     opened file by its ``fstat`` (owner, mode) before anything is read.
@@ -40,13 +47,10 @@ def read_small_file(
             raise HelperError(f"{what}: {not_a_file(info.st_mode)}")
         if check is not None:
             check(info)
-        chunks, size = [], 0
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > limit:
-                raise HelperError(f"{what}: larger than {limit >> 20} MiB; refusing to use it")
-        return b"".join(chunks)
+        data = read_bounded(fd, limit)
+        if data is None:
+            raise HelperError(f"{what}: larger than {limit >> 20} MiB; refusing to use it")
+        return data
     except OSError as err:
         raise HelperError(f"{what}: cannot read: {err.strerror}") from None
     finally:
@@ -82,11 +86,29 @@ def load_json_object(data: bytes, what: str, *, hint: str = "") -> dict[str, obj
         raise HelperError(f"{what}: {err}{hint}") from None
     except UnicodeDecodeError:
         raise HelperError(f"{what}: not valid JSON (not UTF-8 text){hint}") from None
-    except ValueError as err:  # json's message carries a position, never the document itself
+    except json.JSONDecodeError as err:  # its message carries a position, never the document itself
         raise HelperError(f"{what}: not valid JSON ({err.msg} at line {err.lineno} column {err.colno}){hint}") from None
+    except ValueError:
+        raise HelperError(f"{what}: not valid JSON{hint}") from None
     if not isinstance(doc, dict):
         raise HelperError(f"{what}: expected a JSON object{hint}")
+    if _too_deep(doc):
+        raise HelperError(f"{what}: nested more than {MAX_JSON_DEPTH} levels deep; refusing it{hint}")
     return doc
+
+
+def _too_deep(doc: object) -> bool:
+    """Whether ``doc`` nests deeper than MAX_JSON_DEPTH: one walk with an explicit stack, linear in its size."""
+    pending: list[tuple[object, int]] = [(doc, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            return True
+        if isinstance(node, dict):
+            pending += [(value, depth + 1) for value in node.values() if isinstance(value, (dict, list))]
+        elif isinstance(node, list):
+            pending += [(value, depth + 1) for value in node if isinstance(value, (dict, list))]
+    return False
 
 
 class _Strict(ValueError):
@@ -111,12 +133,77 @@ def _finite(text: str) -> float:
     return value
 
 
-def write_atomically(path: str, data: bytes, *, mode: int = 0o600, owner: tuple[int, int] | None = None) -> None:
+class FileLock:
+    """An exclusive ``flock`` on ``path``, waited for at most LOCK_TIMEOUT seconds: a sibling ``NAME.lock`` file
+    (0600, never a symlink), or with ``directory`` the directory itself, which leaves nothing behind in it. The
+    lock is released when the descriptor is closed, so a killed holder never leaves it held."""
+
+    def __init__(self, path: str, what: str, *, directory: bool = False) -> None:
+        self.path = path
+        self.what = what
+        self.directory = directory
+        self.fd = -1
+
+    def __enter__(self) -> FileLock:
+        import fcntl
+        import time
+
+        if self.directory:
+            flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+        else:
+            flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            self.fd = os.open(self.path, flags, 0o600)
+        except OSError as err:
+            kind = "directory" if self.directory else "lock file"
+            raise HelperError(f"{self.what}: cannot open {kind} {self.path} to lock it: {err.strerror}") from None
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        delay = 0.002
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return self
+            except OSError as err:
+                if err.errno not in (errno.EAGAIN, errno.EACCES):
+                    os.close(self.fd)
+                    raise HelperError(f"{self.what}: cannot lock: {err.strerror}") from None
+            if time.monotonic() >= deadline:
+                os.close(self.fd)
+                raise HelperError(f"{self.what}: still locked by another process after {LOCK_TIMEOUT:g}s")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
+
+
+def identity(path: str) -> tuple[int, int, int, int] | None:
+    """What changes when a writer replaces or rewrites ``path`` (inode, device, size, mtime); None if absent."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_ino, info.st_dev, info.st_size, info.st_mtime_ns
+
+
+_UNCHECKED = (-1, -1, -1, -1)
+
+
+def write_atomically(
+    path: str,
+    data: bytes,
+    *,
+    mode: int = 0o600,
+    owner: tuple[int, int] | None = None,
+    unless_changed: tuple[int, int, int, int] | None = _UNCHECKED,
+) -> None:
     """Replace ``path`` (a real path: symlinks already resolved) with ``data``, all or nothing.
 
     The temp file is created unnamed (O_TMPFILE) where the file system allows and linked in only once complete,
     so a writer killed mid-way leaves nothing; elsewhere it is an ordinary ``.NAME.tmp-*`` file that the next
-    writer removes. Raises OSError; callers word it.
+    writer removes. ``unless_changed``: the file's ``identity`` when it was read (None: it did not exist); if
+    another writer changed it since, nothing is replaced and FileExistsError is raised, checked as late as
+    possible, just before the rename. Raises OSError; callers word it.
     """
     directory, name = os.path.split(path)
     remove_stale_temps(directory, name)
@@ -135,6 +222,8 @@ def write_atomically(path: str, data: bytes, *, mode: int = 0o600, owner: tuple[
             _write_all(fd, data, mode, owner)
         os.close(fd)
         fd = -1
+        if unless_changed != _UNCHECKED and identity(path) != unless_changed:
+            raise FileExistsError(f"{path} changed while it was being replaced")
         os.replace(temp, path)
     except BaseException:
         if fd >= 0:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from common import NOT_FOUND, Helper
+from common import NOT_FOUND, Helper, backend_program
 
 from .conftest import PassStore, SecretService
 
@@ -31,28 +31,21 @@ def layered(helper: Helper, pass_store: PassStore) -> Helper:
     return helper
 
 
-def write_program(directory: Path, name: str, body: str) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / name
-    path.write_text("#!/bin/sh\n" + body)
-    path.chmod(0o755)
-    return path
-
-
 @pytest.fixture
 def spy(helper: Helper, pass_store: PassStore, tmp_path: Path) -> Path:
     """``helper:spy``: docker-credential-pass behind a recorder of argv, stdin and the loop marker."""
     log = tmp_path / "spy.log"
     bin_dir = tmp_path / "bin"
-    write_program(
+    spy = backend_program(
         bin_dir,
-        "docker-credential-spy",
+        "spy",
         "input=$(cat)\n"
         'printf "%s|%s|%s\\n" "$*" "${DOCKER_CREDENTIAL_IMGPKG_DEPTH:-}" "$input" >> "$SPY_LOG"\n'
         'printf "%s" "$input" | exec docker-credential-pass "$@"\n',
+        path=helper.env["PATH"],
     )
     helper.env.update(pass_store.env)
-    helper.env.update({BACKEND: "helper:spy", "SPY_LOG": str(log), "PATH": f"{bin_dir}:{helper.env['PATH']}"})
+    helper.env.update({**spy, "SPY_LOG": str(log)})
     return log
 
 
@@ -266,12 +259,8 @@ def test_missing_backend_binary_is_named(helper: Helper) -> None:
 
 def test_a_hanging_backend_is_cut_off(helper: Helper, tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
-    write_program(bin_dir, "docker-credential-stuck", "exec sleep 30\n")
-    env = {
-        BACKEND: "helper:stuck",
-        "DOCKER_CREDENTIAL_IMGPKG_TIMEOUT": "0.5",
-        "PATH": f"{bin_dir}:{helper.env['PATH']}",
-    }
+    env = backend_program(bin_dir, "stuck", "exec sleep 30\n", path=helper.env["PATH"])
+    env["DOCKER_CREDENTIAL_IMGPKG_TIMEOUT"] = "0.5"
     started = time.monotonic()
     result = helper.get("x.example", env=env)
     assert time.monotonic() - started < 10
@@ -360,27 +349,26 @@ def test_a_copy_of_this_program_ends_with_a_clear_error(helper: Helper, tmp_path
     shutil.copy2(os.path.realpath(helper.program), copy)
     result = helper.get("x.example", env={BACKEND: "helper:copy", "PATH": f"{bin_dir}:{helper.env['PATH']}"})
     assert result.returncode == 1
-    # the copy's own error is its first stderr line: safe to quote (no secret, not JSON)
-    assert result.stdout.startswith(
-        "backend docker-credential-copy: get failed (exit status 1): docker-credential-imgpkg: "
-        "DOCKER_CREDENTIAL_IMGPKG_BACKEND: "
+    # the copy's refusal is this program's own: recognised and said in our words, naming what chose the backend
+    assert result.stdout == (
+        "backend docker-credential-copy: get refused: docker-credential-copy leads back to docker-credential-imgpkg "
+        "(it runs this helper again); a backend chain must end in a real store "
+        "(chosen by DOCKER_CREDENTIAL_IMGPKG_BACKEND)\n"
     )
-    assert "leads back to docker-credential-imgpkg" in result.stdout
 
 
 def test_an_indirect_loop_ends_with_a_clear_error(helper: Helper, tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
-    write_program(bin_dir, "docker-credential-wrapper", f'exec "{helper.program}" "$@"\n')
-    env = {BACKEND: "helper:wrapper", "PATH": f"{bin_dir}:{helper.env['PATH']}"}
+    env = backend_program(bin_dir, "wrapper", f'exec "{helper.program}" "$@"\n', path=helper.env["PATH"])
     started = time.monotonic()
     result = helper.store("x.example", "u", "pw-9f3k", env=env)
     assert time.monotonic() - started < 10
     assert result.returncode == 1
-    assert result.stdout.startswith(
-        "backend docker-credential-wrapper: store failed (exit status 1): docker-credential-imgpkg: "
-        "DOCKER_CREDENTIAL_IMGPKG_BACKEND: "
+    assert result.stdout == (
+        "backend docker-credential-wrapper: store refused: docker-credential-wrapper leads back to "
+        "docker-credential-imgpkg (it runs this helper again); a backend chain must end in a real store "
+        "(chosen by DOCKER_CREDENTIAL_IMGPKG_BACKEND)\n"
     )
-    assert "leads back to docker-credential-imgpkg" in result.stdout
     # The same guard through the settings file.
     path = settings_file(helper)
     path.parent.mkdir(parents=True)
@@ -425,12 +413,13 @@ def test_input_and_output_larger_than_a_pipe_buffer_interleave(helper: Helper, t
     """A backend that answers while it reads (tee) must not deadlock against a writer that waits to read."""
     bin_dir = tmp_path / "bin"
     kept = tmp_path / "kept.json"
-    write_program(
+    env = backend_program(
         bin_dir,
-        "docker-credential-tee",
+        "tee",
         f'case "$1" in store) tee "{kept}" ;; get) cat "{kept}" ;; list) echo "{{}}" ;; esac\n',
+        path=helper.env["PATH"],
     )
-    env = {BACKEND: "helper:tee", "PATH": f"{bin_dir}:{helper.env['PATH']}", "DOCKER_CREDENTIAL_IMGPKG_TIMEOUT": "10"}
+    env["DOCKER_CREDENTIAL_IMGPKG_TIMEOUT"] = "10"
     token = "t" * (300 * 1024)
     ok(helper.store("big.example", "<token>", token, env=env))
     assert json.loads(ok(helper.get("big.example", env=env)))["Secret"] == token
@@ -443,12 +432,13 @@ def test_the_backend_gets_only_stdio_and_the_clients_environment(
     and neither is anything the single-file binary's bootloader set for itself (LD_LIBRARY_PATH, _PYI_*)."""
     bin_dir = tmp_path / "bin"
     fds, env_dump = tmp_path / "fds.log", tmp_path / "env.log"
-    write_program(
+    fds_backend = backend_program(
         bin_dir,
-        "docker-credential-fds",
+        "fds",
         f'ls /proc/$$/fd > "{fds}"\nenv > "{env_dump}"\nexec docker-credential-pass "$@"\n',
+        path=helper.env["PATH"],
     )
-    env = {**helper.env, **pass_store.env, BACKEND: "helper:fds", "PATH": f"{bin_dir}:{helper.env['PATH']}"}
+    env = {**helper.env, **pass_store.env, **fds_backend}
     leaked = os.open(os.devnull, os.O_RDONLY)
     os.dup2(leaked, 57)
     try:
@@ -472,13 +462,14 @@ def test_a_backend_that_cannot_list_still_answers_get_and_erase(
     helper: Helper, pass_store: PassStore, tmp_path: Path
 ) -> None:
     bin_dir = tmp_path / "bin"
-    write_program(
+    nolist = backend_program(
         bin_dir,
-        "docker-credential-nolist",
+        "nolist",
         'if [ "$1" = list ]; then echo "list is not implemented"; exit 1; fi\nexec docker-credential-pass "$@"\n',
+        path=helper.env["PATH"],
     )
     helper.env.update(pass_store.env)
-    helper.env.update({BACKEND: "helper:nolist", "PATH": f"{bin_dir}:{helper.env['PATH']}"})
+    helper.env.update(nolist)
     ok(helper.store("nolist.example", "u", "p"))
     assert json.loads(ok(helper.get("nolist.example")))["Secret"] == "p"
     helper.write_docker_config({"auths": {"cfg.example": {"auth": "Y2ZnOmNmZy1wdw=="}}})

@@ -21,6 +21,8 @@ import pytest
 from common import program_under_test
 
 from .support import (
+    OTHER_PASSWORD,
+    OTHER_USER,
     PASSWORD,
     USER,
     Clients,
@@ -74,7 +76,8 @@ def e2e_root(request: pytest.FixtureRequest) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def helper_bin() -> Path:
-    """The program under test: ``$HELPER_BIN`` (e.g. the onefile binary) or the console script on PATH."""
+    """The program under test (:func:`common.program_under_test`), resolved once, when a test first needs it; the
+    ``helper`` fixture runs it too. Fails the test that needs it when there is none."""
     try:
         return program_under_test()
     except RuntimeError as err:
@@ -96,6 +99,16 @@ def http_registry(e2e_root: Path) -> Iterator[Registry]:
 @pytest.fixture(scope="session")
 def https_registry(e2e_root: Path, tls) -> Iterator[Registry]:
     registry = Registry(e2e_root / "registry-https", "https", tls=tls).start()
+    yield registry
+    registry.stop()
+
+
+@pytest.fixture(scope="module")
+def other_registry(e2e_root: Path) -> Iterator[Registry]:
+    """A second HTTP registry with its own account: copies between registries need different credentials (the
+    session's registries all share one account). One per test module that asks for it."""
+    workdir = Path(tempfile.mkdtemp(prefix="registry-other-", dir=e2e_root))
+    registry = Registry(workdir, "other", users={OTHER_USER: OTHER_PASSWORD}).start()
     yield registry
     registry.stop()
 

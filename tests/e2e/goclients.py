@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,16 +32,12 @@ import pytest
 
 from common import gpg_keyring
 
-from .support import HELPER_NAME, Clients, Registry
+from .support import HELPER_NAME, Clients, Registry, Result
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCS = REPO_ROOT / "docs" / "clients.md"
 INSTALL_SCRIPT = REPO_ROOT / ".ci" / "install-go-clients.sh"
 INSTALL_HINT = "run .ci/install-go-clients.sh (needs Go; .ci/install-e2e.sh runs it)"
-
-# The second registry's account: copies between registries need different credentials on each side.
-OTHER_USER = "otheruser"
-OTHER_PASSWORD = "otherpass-e2e-2"
 
 # Bounded waits for one client command (a hung client fails its test instead of the run).
 CLIENT_TIMEOUT = 90
@@ -85,18 +81,6 @@ def go_client(name: str) -> Path:
         return Path(found)
     missing_tool(f"e2e: {name} is not installed in {gobin()} nor on PATH; {INSTALL_HINT}")
     raise AssertionError("unreachable")
-
-
-@pytest.fixture(scope="module", name="other_registry")
-def other_registry_fixture(e2e_root: Path) -> Iterator[Registry]:
-    """A second HTTP registry with its own account: copies between registries need different credentials.
-
-    Module-scoped, imported by the test modules that copy (the session's registries all share one account).
-    """
-    workdir = Path(tempfile.mkdtemp(prefix="registry-other-", dir=e2e_root))
-    registry = Registry(workdir, "other", users={OTHER_USER: OTHER_PASSWORD}).start()
-    yield registry
-    registry.stop()
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -307,6 +291,27 @@ class GoClient:
         return result
 
 
+class TwoRegistryClient(GoClient):
+    """A Go client in a flow from the suite's HTTPS registry (``src``, trusted through its CA, ``ca``) to a second,
+    plain HTTP one (``dst``)."""
+
+    # each repository placeholder of docs/clients.md (HOST/REPO, HOST2/REPO2) and the repository it stands for, on
+    # the registry its host placeholder names
+    repos: tuple[tuple[str, str], ...] = ()
+    ca_in_env = False  # trust the CA through SSL_CERT_FILE (Go's default roots); else the client takes a flag
+
+    def __init__(self, clients: Clients, src: Registry, dst: Registry) -> None:
+        super().__init__(clients)
+        assert src.tls is not None
+        self.src, self.dst = src, dst
+        self.ca = str(src.tls.ca_cert)
+        if self.ca_in_env:
+            clients.extra_env["SSL_CERT_FILE"] = self.ca
+        hosts = {"HOST": src.host, "HOST2": dst.host}
+        self.placeholders = {f"{hosts[name.split('/')[0]]}/{repo}": name for name, repo in self.repos}
+        self.placeholders.update({host: name for name, host in hosts.items()})
+
+
 def helper_config(mode: str, hosts: Sequence[str]) -> dict:
     """A docker-format config naming the helper: ``credsStore`` for everything, or ``credHelpers`` per host."""
     if mode == "credsStore":
@@ -392,3 +397,21 @@ def assert_no_secret(path: Path, secret: str) -> None:
     if path.exists():
         text = path.read_text()
         assert secret not in text and '"auth"' not in text and '"password"' not in text, f"{path}: {text}"
+
+
+def assert_refused_without_helper(
+    log: HelperLog,
+    registry: Registry,
+    *attempts: Callable[[], Result],
+    refusal: Callable[[Result], bool] = refused,
+    check_registry: Callable[[int], None] | None = None,
+) -> None:
+    """A flow's negative control, run while no client config names the helper: every attempt is refused
+    (``refusal``), the registry authenticated none of them (``check_registry``, given the registry's mark from
+    before the first; default ``registry.assert_denied``) and the helper never ran."""
+    mark = registry.mark()
+    for attempt in attempts:
+        result = attempt()
+        assert refusal(result), result.describe()
+    (check_registry or registry.assert_denied)(mark)
+    assert log.calls() == []

@@ -39,6 +39,10 @@ from common import NOT_FOUND, PROGRAM_NAME, stop_pid
 HELPER_NAME = PROGRAM_NAME  # what clients run, found through PATH
 USER = "testuser"
 PASSWORD = "testpass"
+# The second registry's account (the fixture ``other_registry``): copies between registries need different
+# credentials on each side.
+OTHER_USER = "otheruser"
+OTHER_PASSWORD = "otherpass-e2e-2"
 
 # Variables a test must never inherit: they would point a client or the helper at the developer's own setup.
 _STRIPPED_PREFIXES = ("IMGPKG_", "DOCKER_")

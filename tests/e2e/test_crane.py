@@ -11,16 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from .goclients import (
-    OTHER_PASSWORD,
-    OTHER_USER,
-    GoClient,
-    assert_no_secret,
-    helper_config,
-    other_registry_fixture,  # noqa: F401  (the fixture other_registry)
-    refused,
-)
-from .support import PASSWORD, USER, Clients, Registry
+from .goclients import TwoRegistryClient, assert_no_secret, assert_refused_without_helper, helper_config
+from .support import OTHER_PASSWORD, OTHER_USER, PASSWORD, USER, Clients, Registry
 
 pytestmark = pytest.mark.e2e
 
@@ -28,20 +20,10 @@ REPO = "e2e/crane"
 COPY_REPO = "e2e/crane-copy"
 
 
-class Crane(GoClient):
+class Crane(TwoRegistryClient):
     name = "crane"
-
-    def __init__(self, clients: Clients, src: Registry, dst: Registry):
-        super().__init__(clients)
-        self.src, self.dst = src, dst
-        assert src.tls is not None
-        clients.extra_env["SSL_CERT_FILE"] = str(src.tls.ca_cert)
-        self.placeholders = {
-            f"{src.host}/{REPO}": "HOST/REPO",
-            f"{dst.host}/{COPY_REPO}": "HOST2/REPO2",
-            src.host: "HOST",
-            dst.host: "HOST2",
-        }
+    repos = (("HOST/REPO", REPO), ("HOST2/REPO2", COPY_REPO))
+    ca_in_env = True
 
     @property
     def image(self) -> str:
@@ -61,11 +43,12 @@ def test_crane_login_push_pull_copy_get_logout(
 
     # negative control: the same commands while no config names the helper are refused by the registries
     clients.write_json(clients.docker_config, {})
-    mark = https_registry.mark()
-    assert refused(crane("push", layout, crane.image)), clients.describe()
-    assert refused(crane("pull", "--format", "oci", crane.image, str(tmp_path / "denied")))
-    https_registry.assert_denied(mark)
-    assert crane.log.calls() == []
+    assert_refused_without_helper(
+        crane.log,
+        https_registry,
+        lambda: crane("push", layout, crane.image),
+        lambda: crane("pull", "--format", "oci", crane.image, str(tmp_path / "denied")),
+    )
 
     clients.write_json(clients.docker_config, helper_config(mode, [https_registry.host, other_registry.host]))
     crane.step(

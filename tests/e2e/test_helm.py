@@ -17,8 +17,8 @@ import pytest
 from .goclients import (
     GoClient,
     assert_no_secret,
+    assert_refused_without_helper,
     helper_config,
-    refused,
 )
 from .support import PASSWORD, USER, Clients, Registry
 
@@ -65,11 +65,12 @@ def test_helm_registry_login_push_pull_logout(
 
     # negative control: helm's registry file names no helper
     clients.write_json(helm.config, {})
-    mark = http_registry.mark()
-    assert refused(helm("push", package, oci, "--plain-http")), clients.describe()
-    http_registry.assert_denied(mark)
-    assert refused(helm("pull", f"{oci}/{CHART}", "--version", VERSION, "--plain-http", "-d", str(tmp_path / "x")))
-    assert helm.log.calls() == []
+    assert_refused_without_helper(
+        helm.log,
+        http_registry,
+        lambda: helm("push", package, oci, "--plain-http"),
+        lambda: helm("pull", f"{oci}/{CHART}", "--version", VERSION, "--plain-http", "-d", str(tmp_path / "x")),
+    )
 
     clients.write_json(helm.config, helper_config(mode, [host]))
     mark = http_registry.mark()

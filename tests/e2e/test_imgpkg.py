@@ -15,18 +15,15 @@ import pytest
 
 from .goclients import (
     CLIENT_TIMEOUT,
-    OTHER_PASSWORD,
-    OTHER_USER,
-    GoClient,
+    TwoRegistryClient,
     assert_documented,
     assert_no_secret,
+    assert_refused_without_helper,
     go_client,
     helper_config,
     manifest_digest,
-    other_registry_fixture,  # noqa: F401  (the fixture other_registry)
-    refused,
 )
-from .support import PASSWORD, USER, Clients, Registry
+from .support import OTHER_PASSWORD, OTHER_USER, PASSWORD, USER, Clients, Registry
 
 pytestmark = pytest.mark.e2e
 
@@ -45,22 +42,13 @@ def write_bundle(directory: Path, image_ref: str) -> Path:
     return directory
 
 
-class Imgpkg(GoClient):
+class Imgpkg(TwoRegistryClient):
     name = "imgpkg"
+    repos = (("HOST/REPO", BUNDLE_REPO), ("HOST/SEED", SEED_REPO), ("HOST2/REPO2", COPY_REPO))
 
     def __init__(self, clients: Clients, src: Registry, dst: Registry):
-        super().__init__(clients)
-        assert src.tls is not None
-        self.src, self.dst = src, dst
+        super().__init__(clients, src, dst)
         self.crane = str(go_client("crane"))
-        self.ca = str(src.tls.ca_cert)
-        self.placeholders = {
-            f"{src.host}/{BUNDLE_REPO}": "HOST/REPO",
-            f"{src.host}/{SEED_REPO}": "HOST/SEED",
-            f"{dst.host}/{COPY_REPO}": "HOST2/REPO2",
-            src.host: "HOST",
-            dst.host: "HOST2",
-        }
 
     def __call__(self, *args: str, input: str | None = None):
         # One retry at most: a refused request should not be retried five times with back-off.
@@ -92,11 +80,12 @@ def test_imgpkg_push_copy_tar_pull_with_credentials_only_from_the_helper(
 
     # negative control: no config names the helper, so imgpkg goes anonymous and the registries refuse it
     clients.write_json(clients.docker_config, {})
-    mark = https_registry.mark()
-    assert refused(imgpkg("push", "-b", imgpkg.bundle, "-f", str(bundle_dir))), clients.describe()
-    https_registry.assert_denied(mark)
-    assert refused(imgpkg("copy", "-b", f"{https_registry.host}/{SEED_REPO}:1", "--to-tar", str(tmp_path / "x.tar")))
-    assert imgpkg.log.calls() == []
+    assert_refused_without_helper(
+        imgpkg.log,
+        https_registry,
+        lambda: imgpkg("push", "-b", imgpkg.bundle, "-f", str(bundle_dir)),
+        lambda: imgpkg("copy", "-b", f"{https_registry.host}/{SEED_REPO}:1", "--to-tar", str(tmp_path / "x.tar")),
+    )
 
     # the accounts go into the helper through two other clients
     clients.write_json(clients.docker_config, helper_config(mode, [https_registry.host, other_registry.host]))

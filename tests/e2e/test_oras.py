@@ -16,10 +16,10 @@ from .goclients import (
     GoClient,
     assert_documented,
     assert_no_secret,
+    assert_refused_without_helper,
     helper_config,
     pass_entries,
     pass_store,
-    refused,
 )
 from .support import PASSWORD, USER, Clients, Registry
 
@@ -69,12 +69,9 @@ def test_oras_login_push_pull_logout_with_pass_underneath(
 
     # negative control: no config names the helper
     clients.write_json(clients.docker_config, {})
-    mark = https_registry.mark()
-    result = push()
-    assert refused(result), result.describe()
-    https_registry.assert_denied(mark)
-    assert refused(oras("pull", "-o", str(tmp_path / "denied"), ref))
-    assert oras.log.calls() == []
+    assert_refused_without_helper(
+        oras.log, https_registry, push, lambda: oras("pull", "-o", str(tmp_path / "denied"), ref)
+    )
 
     clients.write_json(clients.docker_config, helper_config(mode, [host]))
     mark = https_registry.mark()

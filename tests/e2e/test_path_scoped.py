@@ -30,8 +30,8 @@ import pytest
 from common import NOT_FOUND
 
 from .fixtures import seed
-from .goclients import CLIENT_TIMEOUT, HelperLog, go_client, helper_config, refused
-from .support import PASSWORD, USER, Clients, Registry, denied, tls_args
+from .goclients import CLIENT_TIMEOUT, HelperLog, assert_refused_without_helper, go_client, helper_config, refused
+from .support import PASSWORD, USER, Clients, Registry, Result, denied, tls_args
 
 pytestmark = pytest.mark.e2e
 
@@ -137,6 +137,14 @@ class World:
             assert label in result.stderr, result.describe()
         assert PASSWORD not in result.stderr and WRONG_PASSWORD not in result.stderr, result.describe()
 
+    def assert_refused_without_helper(
+        self, *attempts: Callable[[], Result], refusal: Callable[[Result], bool] = refused
+    ) -> None:
+        """The negative control, run while no client config names the helper: each attempt is refused, anonymously."""
+        assert_refused_without_helper(
+            self.log, self.registry, *attempts, refusal=refusal, check_registry=self.assert_went_anonymous
+        )
+
     def assert_went_anonymous(self, since: int) -> None:
         """The registry refused the client, and no request named a user: no password was tried (skopeo sends an
         empty basic credential when it has none, which the registry logs as user "")."""
@@ -189,11 +197,10 @@ def test_crane_pull_and_push_pick_the_entry_scoped_to_the_repository(
 
     # negative control: the same variables while no config names the helper
     clients.write_json(clients.docker_config, {})
-    mark = registry.mark()
-    assert refused(crane(world, "pull", "--format", "oci", world.image, str(tmp_path / "denied"))), clients.describe()
-    assert refused(crane(world, "push", layout, pushed)), clients.describe()
-    world.assert_went_anonymous(mark)
-    assert world.log.calls() == []
+    world.assert_refused_without_helper(
+        lambda: crane(world, "pull", "--format", "oci", world.image, str(tmp_path / "denied")),
+        lambda: crane(world, "push", layout, pushed),
+    )
 
     clients.write_json(clients.docker_config, helper_config("credsStore", []))
     since, mark, trace = world.log.mark(), registry.mark(), world.trace_mark()
@@ -259,11 +266,7 @@ def test_skopeo_inspect_and_copy_with_agreeing_path_scoped_entries(entries: str,
     clients, registry = world.clients, world.registry
 
     # negative control: nothing names the helper for skopeo
-    mark = registry.mark()
-    result = skopeo_inspect(world)
-    assert denied(result), result.describe()
-    world.assert_went_anonymous(mark)
-    assert world.log.calls() == []
+    world.assert_refused_without_helper(lambda: skopeo_inspect(world), refusal=denied)
 
     assert clients.configure("containers", "--registry", world.host).returncode == 0
     since, mark, trace = world.log.mark(), registry.mark(), world.trace_mark()
@@ -288,10 +291,7 @@ def test_skopeo_is_refused_when_path_scoped_entries_carry_different_credentials(
     clients, registry = world.clients, world.registry
 
     # negative control: nothing names the helper for skopeo
-    mark = registry.mark()
-    assert denied(skopeo_inspect(world)), clients.describe()
-    world.assert_went_anonymous(mark)
-    assert world.log.calls() == []
+    world.assert_refused_without_helper(lambda: skopeo_inspect(world), refusal=denied)
 
     assert clients.configure("containers", "--registry", world.host).returncode == 0
     since, mark, trace = world.log.mark(), registry.mark(), world.trace_mark()
@@ -326,10 +326,7 @@ def test_docker_manifest_inspect_with_agreeing_path_scoped_entries(entries: str,
 
     # negative control: a docker config that names no helper
     clients.write_json(clients.docker_config, {})
-    mark = registry.mark()
-    assert denied(docker_inspect(world)), clients.describe()
-    world.assert_went_anonymous(mark)
-    assert world.log.calls() == []
+    world.assert_refused_without_helper(lambda: docker_inspect(world), refusal=denied)
 
     assert clients.configure("docker").returncode == 0
     assert clients.read_json(clients.docker_config) == {"credsStore": "imgpkg"}
@@ -350,10 +347,7 @@ def test_docker_manifest_inspect_is_refused_when_path_scoped_entries_carry_diffe
     clients, registry = world.clients, world.registry
 
     clients.write_json(clients.docker_config, {})
-    mark = registry.mark()
-    assert denied(docker_inspect(world)), clients.describe()
-    world.assert_went_anonymous(mark)
-    assert world.log.calls() == []
+    world.assert_refused_without_helper(lambda: docker_inspect(world), refusal=denied)
 
     assert clients.configure("docker").returncode == 0
     since, mark, trace = world.log.mark(), registry.mark(), world.trace_mark()
@@ -391,10 +385,7 @@ def test_regctl_tag_ls_with_agreeing_path_scoped_entries(entries: str, world_fac
 
     # negative control: a docker config that names no helper
     clients.write_json(clients.docker_config, {})
-    mark = registry.mark()
-    assert refused(regctl_tag_ls(world)), clients.describe()
-    world.assert_went_anonymous(mark)
-    assert world.log.calls() == []
+    world.assert_refused_without_helper(lambda: regctl_tag_ls(world))
 
     # list names the registry of the path-scoped entries: that is what makes regctl ask get for it
     listed = world.direct("list")
@@ -415,10 +406,7 @@ def test_regctl_is_refused_when_path_scoped_entries_carry_different_credentials(
     regctl_plain_http(world)
 
     clients.write_json(clients.docker_config, {})
-    mark = registry.mark()
-    assert refused(regctl_tag_ls(world)), clients.describe()
-    world.assert_went_anonymous(mark)
-    assert world.log.calls() == []
+    world.assert_refused_without_helper(lambda: regctl_tag_ls(world))
 
     listed = world.direct("list")
     assert listed.returncode == 0 and json.loads(listed.stdout) == {}, listed.describe()

@@ -15,16 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from .goclients import (
-    OTHER_PASSWORD,
-    OTHER_USER,
-    GoClient,
-    env_credentials,
-    helper_config,
-    other_registry_fixture,  # noqa: F401  (the fixture other_registry)
-    refused,
-)
-from .support import PASSWORD, USER, Clients, Registry
+from .goclients import TwoRegistryClient, assert_refused_without_helper, env_credentials, helper_config
+from .support import OTHER_PASSWORD, OTHER_USER, PASSWORD, USER, Clients, Registry
 
 pytestmark = pytest.mark.e2e
 
@@ -32,20 +24,10 @@ SEED_REPO = "e2e/seed"
 COPY_REPO = "e2e/regctl-copy"
 
 
-class Regctl(GoClient):
+class Regctl(TwoRegistryClient):
     name = "regctl"
-
-    def __init__(self, clients: Clients, src: Registry, dst: Registry):
-        super().__init__(clients)
-        assert src.tls is not None
-        self.src, self.dst = src, dst
-        clients.extra_env["SSL_CERT_FILE"] = str(src.tls.ca_cert)
-        self.placeholders = {
-            f"{src.host}/{SEED_REPO}": "HOST/SEED",
-            f"{dst.host}/{COPY_REPO}": "HOST2/REPO2",
-            src.host: "HOST",
-            dst.host: "HOST2",
-        }
+    repos = (("HOST/SEED", SEED_REPO), ("HOST2/REPO2", COPY_REPO))
+    ca_in_env = True
 
     @property
     def config(self) -> Path:
@@ -67,11 +49,12 @@ def test_regctl_tag_ls_and_image_copy_with_env_credentials(
 
     # negative control: the variables alone do nothing while no config names the helper
     clients.write_json(clients.docker_config, {})
-    mark = https_registry.mark()
-    assert refused(regctl("tag", "ls", seed)), clients.describe()
-    https_registry.assert_denied(mark)
-    assert refused(regctl("image", "copy", f"{seed}:1", copy))
-    assert regctl.log.calls() == []
+    assert_refused_without_helper(
+        regctl.log,
+        https_registry,
+        lambda: regctl("tag", "ls", seed),
+        lambda: regctl("image", "copy", f"{seed}:1", copy),
+    )
 
     clients.write_json(clients.docker_config, helper_config(mode, [https_registry.host, other_registry.host]))
     mark = https_registry.mark()

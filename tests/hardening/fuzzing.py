@@ -27,7 +27,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from .support import check_outcome, temp_files
@@ -410,3 +410,17 @@ def fuzz_settings(max_examples: int) -> settings:
         print_blob=True,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
     )
+
+
+def fuzz(runner: InProcess | Subprocess, examples: int, counter: Counter | None = None) -> Counter:
+    """Run up to ``examples`` generated cases with ``runner``, each checked by :func:`run_case`; ``counter`` (a
+    new one if none) counts what ran, and holds the figures so far when a case fails."""
+    counter = Counter() if counter is None else counter
+
+    @fuzz_settings(examples)
+    @given(cases())
+    def prop(case: dict) -> None:
+        run_case(runner, case, counter)
+
+    prop()
+    return counter

@@ -168,14 +168,6 @@ def run(
     return Raw(proc.returncode, proc.stdout, proc.stderr)
 
 
-def write_program(directory: Path, name: str, body: str, shell: str = "/bin/sh") -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / name
-    path.write_text(f"#!{shell}\n{body}")
-    path.chmod(0o755)
-    return path
-
-
 def env_entry(host: str, username: str, password: str | bytes, suffix: str = "") -> dict:
     tail = f"_{suffix}" if suffix else ""
     return {

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from common import NOT_FOUND
+from common import NOT_FOUND, backend_program, write_program
 
-from .support import Raw, auth_entry, check_outcome, drop_dac_override, env_entry, run, write_program, write_store
+from .support import Raw, auth_entry, check_outcome, drop_dac_override, env_entry, run, write_store
 
 SECRET = "S3CR3T-adversarial-4b1d"
 PROGRAM_NAME = "docker-credential-imgpkg"
@@ -146,10 +146,7 @@ esac
 @pytest.fixture
 def leaky_backend(helper, tmp_path):
     bin_dir = tmp_path / "bin"
-    write_program(bin_dir, "docker-credential-leaky", LEAKY)
-    helper.env.update(
-        {"PATH": f"{bin_dir}:/usr/bin:/bin", "DOCKER_CREDENTIAL_IMGPKG_BACKEND": "helper:leaky", "LEAK": SECRET}
-    )
+    helper.env.update({**backend_program(bin_dir, "leaky", LEAKY), "LEAK": SECRET})
     return bin_dir
 
 
@@ -166,8 +163,7 @@ def test_2_a_multi_line_secret_echoed_on_stderr_is_not_quoted(helper, tmp_path):
     """The first line of stderr is a line of the secret: it must be dropped although it is not the whole secret."""
     bin_dir = tmp_path / "bin"
     echo = "import json, sys\nsys.stderr.write(json.load(sys.stdin)['Secret'] + '\\n')\nsys.exit(1)\n"
-    write_program(bin_dir, "docker-credential-echo", echo, shell=sys.executable)
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "DOCKER_CREDENTIAL_IMGPKG_BACKEND": "helper:echo"}
+    env = backend_program(bin_dir, "echo", echo, shell=sys.executable)
     secret = SECRET + "-first-line\nsecond-line-of-it"
     result = run(helper, "store", stdin=store_input("x.io", "u", secret), env=env)
     error_line(result, "backend docker-credential-echo: store failed (exit status 1)", secrets=(SECRET, "second-line"))
@@ -175,8 +171,7 @@ def test_2_a_multi_line_secret_echoed_on_stderr_is_not_quoted(helper, tmp_path):
 
 def test_2_a_harmless_first_stderr_line_is_still_quoted(helper, tmp_path):
     bin_dir = tmp_path / "bin"
-    write_program(bin_dir, "docker-credential-locked", "cat >/dev/null\necho 'gpg: agent not running' >&2\nexit 2\n")
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "DOCKER_CREDENTIAL_IMGPKG_BACKEND": "helper:locked"}
+    env = backend_program(bin_dir, "locked", "cat >/dev/null\necho 'gpg: agent not running' >&2\nexit 2\n")
     result = run(helper, "store", stdin=store_input("x.io", "u", SECRET), env=env)
     error_line(result, "store failed (exit status 2): gpg: agent not running")
 
@@ -503,14 +498,14 @@ def test_9_a_wrapper_that_resets_the_environment_cannot_hide_the_loop(helper, tm
     log = tmp_path / "depth.log"
     inner_home = tmp_path / "inner-home"  # another HOME: the single executable unpacks into another cache
     inner_home.mkdir(mode=0o700)
-    write_program(
+    scrub = backend_program(
         bin_dir,
-        "docker-credential-scrub",
+        "scrub",
         f'echo "$$" >>"{log}"\n'
         f"exec env -i PATH={bin_dir}:/usr/bin:/bin HOME={inner_home} DOCKER_CREDENTIAL_IMGPKG_BACKEND=helper:scrub "
         f'"{helper.program}" "$@"\n',
     )
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "DOCKER_CREDENTIAL_IMGPKG_BACKEND": "helper:scrub", **outer_env}
+    env = {**scrub, **outer_env}
     stdin = store_input("x.io", "u", SECRET) if verb == "store" else "x.io"
     result = run(helper, verb, stdin=stdin, env=env)
     error_line(result, "backend docker-credential-scrub", "leads back to docker-credential-imgpkg")
@@ -520,16 +515,8 @@ def test_9_a_wrapper_that_resets_the_environment_cannot_hide_the_loop(helper, tm
 def test_9_a_timeout_kills_the_backends_whole_process_group(helper, tmp_path):
     bin_dir = tmp_path / "bin"
     child_pid, grandchild_pid = tmp_path / "child.pid", tmp_path / "grandchild.pid"
-    write_program(
-        bin_dir,
-        "docker-credential-hang",
-        f'echo $$ >"{child_pid}"\nsleep 300 &\necho $! >"{grandchild_pid}"\nwait\n',
-    )
-    env = {
-        "PATH": f"{bin_dir}:/usr/bin:/bin",
-        "DOCKER_CREDENTIAL_IMGPKG_BACKEND": "helper:hang",
-        "DOCKER_CREDENTIAL_IMGPKG_TIMEOUT": "1",
-    }
+    hang = backend_program(bin_dir, "hang", f'echo $$ >"{child_pid}"\nsleep 300 &\necho $! >"{grandchild_pid}"\nwait\n')
+    env = {**hang, "DOCKER_CREDENTIAL_IMGPKG_TIMEOUT": "1"}
     try:
         result = run(helper, "get", stdin="x.io", env=env)
         error_line(result, "backend docker-credential-hang", "did not answer within 1s")
@@ -575,18 +562,13 @@ def test_10_erase_with_no_store_at_all_creates_nothing(helper):
 def test_11_a_grandchild_holding_stdout_does_not_delay_the_answer(helper, tmp_path):
     bin_dir = tmp_path / "bin"
     lingering = tmp_path / "lingering.pid"
-    write_program(
+    forks = backend_program(
         bin_dir,
-        "docker-credential-forks",
+        "forks",
         'cat >/dev/null\nsleep 120 &\necho $! >"' + str(lingering) + '"\n'
         'printf \'{"ServerURL":"x.io","Username":"u","Secret":"%s"}\\n\' "$LEAK"\n',
     )
-    env = {
-        "PATH": f"{bin_dir}:/usr/bin:/bin",
-        "DOCKER_CREDENTIAL_IMGPKG_BACKEND": "helper:forks",
-        "DOCKER_CREDENTIAL_IMGPKG_TIMEOUT": "20",
-        "LEAK": SECRET,
-    }
+    env = {**forks, "DOCKER_CREDENTIAL_IMGPKG_TIMEOUT": "20", "LEAK": SECRET}
     try:
         result = run(helper, "get", stdin="x.io", env=env, timeout=15)  # the grandchild lives 120 s
         assert answer_of(result) == {"ServerURL": "x.io", "Username": "u", "Secret": SECRET}

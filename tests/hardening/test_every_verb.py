@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from common import write_program
+
 from .every_verb import (
     ADDRESS,
     EVERY,
@@ -40,7 +42,7 @@ from .every_verb import (
     registries_conf,
     write_file,
 )
-from .support import auth_entry, env_entry, run, store_payload, write_program, write_store
+from .support import auth_entry, env_entry, run, store_payload, write_store
 
 
 @dataclass

@@ -4,9 +4,8 @@ real program. ``tests/stress/test_fuzz_stress.py`` runs the same properties on m
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
 
-from .fuzzing import Counter, InProcess, Subprocess, cases, fuzz_settings, install_fakes, run_case
+from .fuzzing import InProcess, Subprocess, fuzz, install_fakes
 
 
 @pytest.fixture(scope="module")
@@ -15,24 +14,10 @@ def search_path(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def test_fuzz_in_process(search_path: str) -> None:
-    runner, counter = InProcess(search_path), Counter()
-
-    @fuzz_settings(250)
-    @given(cases())
-    def prop(case: dict) -> None:
-        run_case(runner, case, counter)
-
-    prop()
+    counter = fuzz(InProcess(search_path), 250)
     assert counter.cases >= 200, counter
 
 
 def test_fuzz_subprocess(search_path: str, helper) -> None:
-    runner, counter = Subprocess(helper.program, search_path), Counter()
-
-    @fuzz_settings(25)
-    @given(cases())
-    def prop(case: dict) -> None:
-        run_case(runner, case, counter)
-
-    prop()
+    counter = fuzz(Subprocess(helper.program, search_path), 25)
     assert counter.cases >= 20, counter

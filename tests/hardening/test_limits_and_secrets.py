@@ -27,13 +27,7 @@ def feed_endless(
 ) -> tuple[int, str, int, float, int]:
     """Run ``verb`` with ``total`` bytes on stdin (default: far more than the helper may ever read); return
     (exit, stdout, bytes the helper accepted, seconds, max RSS KiB)."""
-    proc = subprocess.Popen(
-        [helper.program, verb],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**helper.env, **(env or {})},
-    )
+    proc = helper.spawn(verb, env=env)
     sent = 0
     chunk = b"x" * (1 << 16)
 
@@ -160,26 +154,26 @@ def test_delegated_helpers_get_input_on_stdin_never_in_argv(helper, fake_provide
 
 def test_run_program_passes_secrets_on_stdin_only(fake_provider, helper, monkeypatch):
     """The one function that runs other helpers (keychains, backends): a ``store`` payload goes on stdin."""
-    from docker_credential_imgpkg.programs import run_program
+    from docker_credential_imgpkg.client import run_program
 
     monkeypatch.setenv("PATH", helper.env["PATH"])
     monkeypatch.setenv("FAKE_LOG", helper.env["FAKE_LOG"])
     monkeypatch.setenv("FAKE_SECRET", "x")
     payload = store_payload("gcr.io", "u", SECRET)
-    run_program("docker-credential-gcr", "store", payload, role="backend")
+    run_program("docker-credential-gcr", "store", payload, role="backend", environ=os.environ)
     lines = fake_provider.read_text().splitlines()
     assert lines[0] == "ARGV [store]"
     assert SECRET in lines[1] and SECRET not in lines[0]
 
 
 def test_unexpected_exceptions_print_type_and_place_never_their_text(monkeypatch, capsys):
-    from docker_credential_imgpkg import cli
+    from docker_credential_imgpkg.commands import protocol_verbs
 
-    def explode(action: str) -> str:
+    def explode(action: str, data: bytes, environ: object) -> str:
         raise ValueError(f"boom with {SECRET}")
 
-    monkeypatch.setattr(cli, "run", explode)
-    assert cli.main(["get"]) == 1
+    monkeypatch.setattr(protocol_verbs, "run", explode)
+    assert protocol_verbs.main("list", {}) == 1
     out, err = capsys.readouterr()
     assert out.startswith("docker-credential-imgpkg: internal error (ValueError at ")
     assert SECRET not in out + err and "Traceback" not in out + err
@@ -261,7 +255,7 @@ def test_non_blocking_stdin_is_waited_for(helper):
     read_end, write_end = os.pipe()
     flags = fcntl.fcntl(read_end, fcntl.F_GETFL)
     fcntl.fcntl(read_end, fcntl.F_SETFL, flags | os.O_NONBLOCK)
-    proc = subprocess.Popen([helper.program, "get"], stdin=read_end, stdout=subprocess.PIPE, env=helper.env)
+    proc = helper.spawn("get", stdin=read_end)
     os.close(read_end)
     time.sleep(0.3)
     os.write(write_end, b"example.com")

@@ -62,6 +62,12 @@ def assert_silent_success(result) -> None:
     assert (result.returncode, result.stdout) == (0, ""), result
 
 
+def store_each(helper, *entries: tuple[str, str, str]) -> None:
+    """``store`` each (server, username, secret) through the program, in order; each succeeds silently."""
+    for server, username, secret in entries:
+        assert_silent_success(helper.store(server, username, secret))
+
+
 def read_store(helper) -> dict:
     return json.loads(helper.store_path.read_text())
 

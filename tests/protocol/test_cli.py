@@ -68,13 +68,7 @@ def test_cli_dispatches_configure(helper):
 
 def _run_with_open_stdin(helper, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run with a stdin pipe that is never written to nor closed, as a terminal would be (docker-py's list)."""
-    proc = subprocess.Popen(
-        [helper.program, *args],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**helper.env, **(env or {})},
-    )
+    proc = helper.spawn(*args, env=env)
     try:
         try:
             proc.wait(timeout=10)

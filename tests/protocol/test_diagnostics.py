@@ -122,6 +122,15 @@ def _unchanged(helper, before: bytes) -> None:
     assert_creds(helper.get("quay.io"), "quay.io", "alice", "SEKRIT-store")
 
 
+def _refused_untouched(populated, action: str, data: bytes, *fragments: str) -> str:
+    """``action`` with ``data`` on stdin is a protocol error naming every fragment, with no secret, and the
+    populated store is as it was. Returns the error line."""
+    before = populated.store_path.read_bytes()
+    out = assert_error(populated.run(action, stdin=data), *fragments, secrets=SECRETS)
+    _unchanged(populated, before)
+    return out
+
+
 BAD_INPUT = [
     ("get", b"x" * (MIB + 1), "MiB"),
     ("erase", b"quay.io" + b" " * MIB, "MiB"),
@@ -169,9 +178,7 @@ BAD_INPUT = [
     ],
 )
 def test_bad_input_is_a_short_error_and_touches_nothing(populated, action, data, fragment):
-    before = populated.store_path.read_bytes()
-    assert_error(populated.run(action, stdin=data), fragment, secrets=SECRETS)
-    _unchanged(populated, before)
+    _refused_untouched(populated, action, data, fragment)
 
 
 @pytest.mark.parametrize(
@@ -183,10 +190,7 @@ def test_bad_input_is_a_short_error_and_touches_nothing(populated, action, data,
     ids=["deep-array", "deep-secret"],
 )
 def test_deeply_nested_json_is_a_specific_input_error(populated, data):
-    before = populated.store_path.read_bytes()
-    out = assert_error(populated.run("store", stdin=data), secrets=SECRETS)
-    assert "internal error" not in out
-    _unchanged(populated, before)
+    assert "internal error" not in _refused_untouched(populated, "store", data)
 
 
 @pytest.mark.parametrize(
@@ -198,10 +202,7 @@ def test_deeply_nested_json_is_a_specific_input_error(populated, data):
     ids=["surrogate-secret", "surrogate-username"],
 )
 def test_lone_surrogate_is_a_specific_input_error(populated, data):
-    before = populated.store_path.read_bytes()
-    out = assert_error(populated.run("store", stdin=data), secrets=SECRETS)
-    assert "internal error" not in out
-    _unchanged(populated, before)
+    assert "internal error" not in _refused_untouched(populated, "store", data)
 
 
 def test_input_of_exactly_1_mib_is_accepted(helper):

@@ -187,3 +187,23 @@ def test_image_references_are_explained_as_their_repository(configured, argument
 def test_a_bare_registry_is_a_registry(configured):
     _, report = explain(configured, "reg.example.com:5000", path_dir=configured.bin_dir)
     assert set(forms(report, "reg.example.com:5000")) == {"reg.example.com:5000"}
+
+
+@pytest.mark.parametrize("xdg", ["relcfg", "", None])
+def test_configure_containers_and_explain_agree_on_the_auth_file(helper, tmp_path, xdg):
+    """One HOME/XDG rule (paths.py): a relative or empty XDG_CONFIG_HOME is ignored by both, so the file
+    ``configure containers`` writes is the file ``explain`` reads, under the HOME of the environment given."""
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    env = {"XDG_CONFIG_HOME": xdg} if xdg is not None else {}
+    if xdg is None:
+        helper.env.pop("XDG_CONFIG_HOME")
+    configured = helper.run("configure", "containers", "--registry", "reg.example.com", env=env, cwd=workdir)
+    assert configured.returncode == 0, configured
+    written = helper.home / ".config" / "containers" / "auth.json"
+    assert json.loads(written.read_text()) == {"credHelpers": {"reg.example.com": "imgpkg"}}
+    assert list(workdir.iterdir()) == [], "nothing may be written under the current directory"
+    result = helper.run("explain", "--json", "reg.example.com", env=env, cwd=workdir)
+    report = json.loads(result.stdout)
+    assert not [w for w in report["warnings"] if "skopeo, podman and buildah" in w], report["warnings"]
+    assert str(written) not in " ".join(report["warnings"])

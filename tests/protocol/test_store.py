@@ -20,6 +20,7 @@ from .support import (
     b64,
     mode,
     read_store,
+    store_each,
 )
 
 GO_STYLE = '{"ServerURL":"quay.io","Username":"alice","Secret":"s3"}\n'
@@ -127,8 +128,7 @@ def test_username_with_colon_is_refused(helper):
 
 
 def test_store_replaces_an_entry(helper):
-    assert_silent_success(helper.store("quay.io", "alice", "one"))
-    assert_silent_success(helper.store("https://quay.io/v2/", "bob", "two"))
+    store_each(helper, ("quay.io", "alice", "one"), ("https://quay.io/v2/", "bob", "two"))
     assert read_store(helper)["auths"] == {"quay.io": {"auth": b64("bob:two")}}
 
 
@@ -196,8 +196,7 @@ LOGOUT = [
 
 @pytest.mark.parametrize("spelling", LOGOUT)
 def test_docker_logout_spellings_each_erase_the_one_entry(helper, spelling):
-    assert_silent_success(helper.store("myreg.example.com:5000", "alice", "s"))
-    assert_silent_success(helper.store("other.example.com", "bob", "s"))
+    store_each(helper, ("myreg.example.com:5000", "alice", "s"), ("other.example.com", "bob", "s"))
     assert_silent_success(helper.erase(spelling))
     assert list(read_store(helper)["auths"]) == ["other.example.com"]
 
@@ -219,8 +218,7 @@ def test_erase_absent_is_silent_success(helper, address):
 
 
 def test_erase_never_falls_back(helper):
-    assert_silent_success(helper.store("gcr.io", "host-user", "s"))
-    assert_silent_success(helper.store("gcr.io/proj", "ns-user", "s"))
+    store_each(helper, ("gcr.io", "host-user", "s"), ("gcr.io/proj", "ns-user", "s"))
     assert_silent_success(helper.erase("gcr.io/proj/img"))
     assert_silent_success(helper.erase("gcr.io/other"))
     assert read_store(helper)["auths"].keys() == {"gcr.io", "gcr.io/proj"}
@@ -238,9 +236,7 @@ def test_repository_request_falls_back_to_the_host_entry(helper):
 
 
 def test_most_specific_key_wins(helper):
-    assert_silent_success(helper.store("gcr.io", "host", "s0"))
-    assert_silent_success(helper.store("gcr.io/proj", "ns", "s1"))
-    assert_silent_success(helper.store("gcr.io/proj/img", "repo", "s2"))
+    store_each(helper, ("gcr.io", "host", "s0"), ("gcr.io/proj", "ns", "s1"), ("gcr.io/proj/img", "repo", "s2"))
     assert_creds(helper.get("gcr.io/proj/img"), "gcr.io/proj/img", "repo", "s2")
     assert_creds(helper.get("gcr.io/proj/img/sub"), "gcr.io/proj/img/sub", "repo", "s2")
     assert_creds(helper.get("gcr.io/proj/other"), "gcr.io/proj/other", "ns", "s1")
@@ -263,9 +259,7 @@ def test_trailing_slash_is_the_same_entry(helper):
 
 
 def test_bare_host_request_falls_back_to_first_namespaced_key(helper):
-    assert_silent_success(helper.store("gcr.io/b-proj", "b", "s"))
-    assert_silent_success(helper.store("gcr.io/a-proj", "a", "s"))
-    assert_silent_success(helper.store("gcr.io.evil.com", "evil", "s"))
+    store_each(helper, ("gcr.io/b-proj", "b", "s"), ("gcr.io/a-proj", "a", "s"), ("gcr.io.evil.com", "evil", "s"))
     assert_creds(helper.get("gcr.io"), "gcr.io", "a", "s")
     assert_creds(helper.get("https://gcr.io/v2/"), "https://gcr.io/v2/", "a", "s")
     assert_not_found(helper.get("us.gcr.io"))
@@ -326,13 +320,7 @@ def test_concurrent_stores_lose_nothing(helper):
     procs = []
     for i in range(24):
         payload = json.dumps({"ServerURL": f"reg{i}.example.com", "Username": f"user{i}", "Secret": f"s{i}"})
-        proc = subprocess.Popen(
-            [helper.program, "store"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=helper.env,
-        )
+        proc = helper.spawn("store")
         procs.append((proc, payload))
     for proc, payload in procs:
         out, err = proc.communicate(payload.encode(), timeout=60)
@@ -350,9 +338,7 @@ def test_concurrent_stores_and_erases(helper):
             (["store"], json.dumps({"ServerURL": f"new{i}.io", "Username": "u", "Secret": "s"})),
             (["erase"], f"old{i}.io"),
         ):
-            proc = subprocess.Popen(
-                [helper.program, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=helper.env
-            )
+            proc = helper.spawn(*args)
             procs.append((proc, data))
     for proc, data in procs:
         out, _ = proc.communicate(data.encode(), timeout=60)
@@ -368,24 +354,8 @@ def test_readers_never_see_a_partial_file(helper):
     procs = []
     for i in range(10):
         payload = json.dumps({"ServerURL": f"w{i}.io", "Username": "u", "Secret": "x" * 20_000})
-        procs.append(
-            (
-                subprocess.Popen(
-                    [helper.program, "store"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=helper.env
-                ),
-                payload,
-                b"",
-            )
-        )
-        procs.append(
-            (
-                subprocess.Popen(
-                    [helper.program, "get"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=helper.env
-                ),
-                f"seed{i}.io",
-                f'"Username":"u{i}"'.encode(),
-            )
-        )
+        procs.append((helper.spawn("store"), payload, b""))
+        procs.append((helper.spawn("get"), f"seed{i}.io", f'"Username":"u{i}"'.encode()))
     for proc, data, expected in procs:
         out, _ = proc.communicate(data.encode(), timeout=60)
         assert proc.returncode == 0 and expected in out, out
@@ -480,9 +450,7 @@ class LockProbe:
         self.lock = open(str(path) + ".lock", "a+")  # noqa: SIM115 - held until the probe is collected
         fcntl.flock(self.lock.fileno(), fcntl.LOCK_EX)
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(
-            [helper.program, "store"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-        )
+        self.proc = helper.spawn("store", env=env)
         self.proc.stdin.write(b'{"ServerURL":"quay.io","Username":"bob","Secret":"s2"}')
         self.proc.stdin.close()
         self.watcher = threading.Thread(target=self._watch, args=(self.proc,), name="lock-probe", daemon=True)

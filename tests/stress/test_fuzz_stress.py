@@ -4,8 +4,7 @@ program (see ``tests/hardening/fuzzing.py`` for what is generated and what every
 from __future__ import annotations
 
 import pytest
-from hardening.fuzzing import Counter, InProcess, Subprocess, cases, fuzz_settings, install_fakes, run_case
-from hypothesis import given
+from hardening.fuzzing import Counter, InProcess, Subprocess, fuzz, install_fakes
 
 pytestmark = pytest.mark.stress
 
@@ -20,14 +19,8 @@ def search_path(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def _fuzz(runner, examples: int, record) -> Counter:
     counter = Counter()
-
-    @fuzz_settings(examples)
-    @given(cases())
-    def prop(case: dict) -> None:
-        run_case(runner, case, counter)
-
     try:
-        prop()
+        fuzz(runner, examples, counter)
     finally:
         record(
             cases=counter.cases,

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from docker_credential_imgpkg import configure
-from docker_credential_imgpkg.configure import ConfigureError, credhelper_keys
+from docker_credential_imgpkg.commands.configure import command
+from docker_credential_imgpkg.commands.configure.docker import credhelper_keys
+from docker_credential_imgpkg.commands.configure.edit import ConfigureError
 
 HUB = ["https://index.docker.io/v1/", "docker.io"]
 
@@ -28,7 +29,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def run(*args: str) -> int:
-    return configure.main(list(args))
+    return command.main(list(args), os.environ)
 
 
 def docker_file(root: Path) -> Path:

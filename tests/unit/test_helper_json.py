@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from docker_credential_imgpkg.helper_json import _string_object
-from docker_credential_imgpkg.helper_json import json_object as _json_object
+from docker_credential_imgpkg.client import _string_object
+from docker_credential_imgpkg.client import json_object as _json_object
 
 strings = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
 objects = st.dictionaries(strings, strings, max_size=6)

@@ -8,24 +8,26 @@ number JSON cannot carry) is refused, never rewritten, and nothing is created be
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
-import time
 
 from ..authfile import decode_entry, encode_entry
 from ..errors import HelperError
-from ..protocol import Credentials
-from ..safe_files import load_json_object, read_small_file, write_atomically
+from ..safe_files import FileLock, load_json_object, read_small_file, write_atomically
+from . import Backend
 
-LOCK_TIMEOUT = 10.0
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..protocol import Credentials
+
 MAX_STORE_BYTES = 16 << 20
 _REFUSE = "; refusing to use or overwrite it"
 
 
-class FileBackend:
+class FileBackend(Backend):
     def __init__(self, path: str) -> None:
         self.path = path
+        self.location = path
         self._auths: dict[str, object] | None = None
 
     # --- reading -------------------------------------------------------------------------------------------
@@ -93,7 +95,7 @@ class FileBackend:
         """Writes go to the symlink's target (as docker does), so the temp file sits beside the real file."""
         return os.path.realpath(self.path)
 
-    def _locked(self) -> _Lock:
+    def _locked(self) -> FileLock:
         real = self._real_path()
         directory = os.path.dirname(real)
         if not os.path.isdir(directory):
@@ -107,7 +109,7 @@ class FileBackend:
             finally:
                 os.umask(old_umask)
         self._check_directories()  # before the lock or a temp file is created there
-        return _Lock(real + ".lock", self.path)
+        return FileLock(real + ".lock", f"credential store {self.path}")
 
     # --- who else could change the store (ssh's rule: you or root own it, nobody else can write it) ---------
 
@@ -154,40 +156,3 @@ def _auths(doc: dict[str, object]) -> dict[str, object]:
     auths = doc["auths"]
     assert isinstance(auths, dict)
     return auths
-
-
-class _Lock:
-    """An exclusive ``flock`` on a sibling lock file, waited for at most LOCK_TIMEOUT seconds."""
-
-    def __init__(self, lock_path: str, shown_path: str) -> None:
-        self.lock_path = lock_path
-        self.shown_path = shown_path
-        self.fd = -1
-
-    def __enter__(self) -> _Lock:
-        import fcntl
-
-        try:
-            self.fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        except OSError as err:
-            raise HelperError(f"credential store {self.shown_path}: cannot open lock file: {err.strerror}") from None
-        deadline = time.monotonic() + LOCK_TIMEOUT
-        delay = 0.002
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return self
-            except OSError as err:
-                if err.errno not in (errno.EAGAIN, errno.EACCES):
-                    os.close(self.fd)
-                    raise HelperError(f"credential store {self.shown_path}: cannot lock: {err.strerror}") from None
-            if time.monotonic() >= deadline:
-                os.close(self.fd)
-                raise HelperError(
-                    f"credential store {self.shown_path}: still locked by another process after {LOCK_TIMEOUT:g}s"
-                )
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
-
-    def __exit__(self, *exc: object) -> None:
-        os.close(self.fd)  # closing the descriptor releases the flock

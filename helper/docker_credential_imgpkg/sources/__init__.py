@@ -1,13 +1,20 @@
-"""Credential sources: one module each, behind one interface, walked in order by ``chain.Chain``.
+"""Credential sources: one module each, behind one interface (``Source``), walked in order by ``chain.Chain``.
 
 A source answers ``get(target, trace)`` with a ``Match`` (credentials and what answered), ``None`` (no match:
-ask the next source) or ``STOP`` (a matching entry says "anonymous": the lookup ends with not-found), and
-``list_keys()`` with the keys it could answer (normal form, for ``list``).
+ask the next source) or ``STOP`` (a matching entry says "anonymous": the lookup ends with not-found);
+``list_keys(trace)`` with the keys it could answer (normal form, for ``list``); ``patterns(trace)`` with every
+entry it holds as the kubelet's ``matchImages`` writes it (for ``explain`` and the kubelet provider).
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod  # abc is loaded at every Python start-up: free
+
 TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..address import Target
+    from ..debug import Trace
+    from ..protocol import Credentials
 
 
 class Match:
@@ -38,23 +45,33 @@ class Match:
         self.short_lived = short_lived
 
 
-class _Stop:
+class Stop:
+    """The type of ``STOP``, the one "anonymous: end the lookup" answer."""
+
     def __repr__(self) -> str:
         return "STOP"
 
 
-STOP = _Stop()
+STOP = Stop()
 
-if TYPE_CHECKING:
-    from typing import Protocol
 
-    from ..address import Target
-    from ..debug import Trace
-    from ..protocol import Credentials
+class Source(ABC):
+    """One place credentials can come from."""
 
-    class Source(Protocol):
-        def get(self, target: Target, trace: Trace) -> Answer: ...
+    name = ""  # as chain.ORDER and explain name it
 
-        def list_keys(self) -> list[str]: ...
+    @abstractmethod
+    def get(self, target: Target, trace: Trace) -> Match | Stop | None:
+        """The answer for ``target``, or None to ask the next source, or STOP to end the lookup (anonymous)."""
 
-    Answer = Match | _Stop | None
+    def list_keys(self, trace: Trace) -> list[str]:
+        """Keys (normal form) this source can answer, for ``list``; a source that answers anything names none."""
+        return []
+
+    def patterns(self, trace: Trace) -> list[str]:
+        """Every entry as the kubelet's ``matchImages`` writes it (Docker Hub as ``docker.io``); by default the
+        listed keys, less Docker Hub's web-login bookkeeping."""
+        from ..address import match_key, parse_target
+
+        targets = map(parse_target, self.list_keys(trace))
+        return [match_key(target) for target in targets if not target.web_login_key]

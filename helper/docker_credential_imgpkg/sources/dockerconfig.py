@@ -9,9 +9,10 @@ import os
 
 from ..address import match_key, parse_target
 from ..authfile import AuthIndex, decode_entry
-from ..errors import HelperError
+from ..errors import HelperError, shown
+from ..paths import docker_config_path
 from ..safe_files import load_json_object, read_small_file
-from . import Match
+from . import Match, Source
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -19,18 +20,15 @@ if TYPE_CHECKING:
 
     from ..address import Target
     from ..debug import Trace
-    from . import Answer
+    from . import Stop
 
 MAX_CONFIG_BYTES = 16 << 20
 INLINE_VAR = "DOCKER_AUTH_CONFIG"
 
 
-def docker_config_path(environ: Mapping[str, str]) -> str:
-    directory = environ.get("DOCKER_CONFIG", "") or os.path.join(os.path.expanduser("~"), ".docker")
-    return os.path.join(directory, "config.json")
+class DockerConfigSource(Source):
+    name = "docker"
 
-
-class DockerConfigSource:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
         self._indexes: list[tuple[str, AuthIndex | HelperError]] | None = None
@@ -53,33 +51,32 @@ class DockerConfigSource:
             self._indexes = found
         return self._indexes
 
-    def get(self, target: Target, trace: Trace) -> Answer:
+    def get(self, target: Target, trace: Trace) -> Match | Stop | None:
         for where, index in self.indexes():
             if isinstance(index, HelperError):
                 raise index
             key = index.find(target)
             if key is None:
-                trace(f"docker config: {where} has no entry for {target.key}")
+                trace(f"docker config: {where} has no entry for {shown(target.key)}")
                 continue
-            creds = decode_entry(target.key, index.auths[key], f"{where}, entry {key!r}")
+            entry = f"{where}, entry {shown(key)}"
+            creds = decode_entry(target.key, index.auths[key], entry)
             if creds is None:
-                trace(f"docker config: {where} entry {key!r} is a placeholder (credentials live in a helper)")
+                trace(f"docker config: {entry} is a placeholder (credentials live in a helper)")
                 continue
-            trace(f"docker config: {where} entry {key!r} answers (username {creds.username!r}, secret ***)")
+            trace(f"docker config: {entry} answers (username {shown(creds.username)}, secret ***)")
             pattern = match_key(parse_target(key))
-            return Match(creds, "docker", f"{where}, entry {key!r}", pattern, per_repository="/" in pattern)
+            return Match(creds, "docker", entry, pattern, per_repository="/" in pattern)
         if self._absent:
             trace(f"docker config: {self._absent} does not exist")
         return None
 
-    def list_keys(self) -> list[str]:
+    def list_keys(self, trace: Trace) -> list[str]:
         keys: list[str] = []
         for where, index in self.indexes():
             if isinstance(index, HelperError):
                 if where == INLINE_VAR:  # a broken variable: list leaves it out (get says why)
-                    from ..debug import Trace
-
-                    Trace.from_environment(self.environ)(f"list: leaving out {INLINE_VAR}: {index}")
+                    trace(f"list: leaving out {INLINE_VAR}: {index}")
                     continue
                 raise index
             keys.extend(index.normal_keys())

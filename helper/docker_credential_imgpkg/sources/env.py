@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from ..address import HUB_ALIASES, HUB_HOST, HUB_KEY, Target, split_port
-from ..errors import HelperError
+from ..errors import HelperError, shown, without_userinfo
 from ..protocol import TOKEN_USERNAME, Credentials
-from ..settings import utf8_value
-from . import STOP, Match
+from ..variables import utf8_value
+from . import STOP, Match, Source
 from .env_hostnames import HostPattern, parse_host_pattern, quick_host
 
 TYPE_CHECKING = False
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from ..debug import Trace
-    from . import Answer
+    from . import Stop
 
 PREFIX = "IMGPKG_REGISTRY_"
 IGNORED = "IMGPKG_REGISTRY_AZURE_CR_CONFIG"
@@ -50,7 +50,8 @@ class EnvEntry:
 
     @property
     def label(self) -> str:
-        return self.variable("HOSTNAME") + "=" + self.value("HOSTNAME")
+        """``IMGPKG_REGISTRY_HOSTNAME_X=value`` for people: user-info in the value masked."""
+        return self.variable("HOSTNAME") + "=" + without_userinfo(self.value("HOSTNAME"))
 
     def credentials(self, server_url: str) -> Credentials | None:
         """imgpkg's AuthConfig mapped onto the helper protocol; None when the entry carries no usable credential."""
@@ -81,7 +82,7 @@ class _Reversed(str):
         return str.__lt__(self, other)
 
 
-class EnvSource:
+class EnvSource(Source):
     """Answers from ``IMGPKG_REGISTRY_*``; a matching entry without credentials stops the lookup (anonymous).
 
     Every name and hostname is validated up front (a bad one fails every lookup, as in imgpkg), but only the
@@ -89,14 +90,18 @@ class EnvSource:
     hundreds of these variables and every client pays this per call.
     """
 
+    name = "env"
+
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.variables, names = _registry_variables(environ)
         unknown = _first_unknown(names)
         if unknown is not None:
-            raise HelperError(f"Unknown env variable '{_decode(unknown)}'")
+            raise HelperError(f"Unknown env variable {shown(_decode(unknown))}")
         self._hostnames = _hostnames(self.variables, names)  # raw suffix -> raw value
         self._by_host: dict[str, list[bytes | None]] = {}  # the unusual spellings, by lowercase host[:port]
-        self._globbed: list[bytes | None] = []
+        self._globbed: dict[int, list[bytes | None]] = {}  # glob entries, by their host's label count
+        self._by_value: dict[bytes, list[bytes | None]] | None = None  # every entry by its raw HOSTNAME value
+        self._by_name: dict[str, list[bytes | None]] | None = None  # non-glob entries by host name (for traces)
         self._entries: dict[bytes | None, EnvEntry] = {}
         # Lowercase host names without port, path or glob (nearly all) are compared as raw bytes.
         unusual = [s for s, v in self._hostnames.items() if v.translate(None, _PLAIN_HOST) or v in _HUB_ALIASES]
@@ -106,7 +111,7 @@ class EnvSource:
                 pattern = self._entry(suffix).parsed()
                 host = pattern.host + (":" + pattern.port if pattern.port else "")
             if "*" in host:
-                self._globbed.append(suffix)
+                self._globbed.setdefault(_labels(host), []).append(suffix)
             else:
                 self._by_host.setdefault(host, []).append(suffix)
 
@@ -117,10 +122,14 @@ class EnvSource:
         return entry
 
     def _candidates(self, target: Target) -> list[EnvEntry]:
-        """Entries whose host could match ``target`` (same host[:port] or a glob), not yet checked."""
-        wanted = _encode(target.host)
-        suffixes = [s for s, v in self._hostnames.items() if v == wanted]
-        suffixes += self._by_host.get(target.host, []) + self._globbed
+        """Entries whose host could match ``target`` (same host[:port], or a glob with as many labels), not yet
+        checked. Indexed, so that ``list`` (a lookup per key) stays linear in the number of groups."""
+        if self._by_value is None:
+            self._by_value = {}
+            for suffix, value in self._hostnames.items():
+                self._by_value.setdefault(value, []).append(suffix)
+        suffixes = self._by_value.get(_encode(target.host), []) + self._by_host.get(target.host, [])
+        suffixes += self._globbed.get(_labels(target.host), [])
         return list(map(self._entry, suffixes))
 
     def match(self, target: Target) -> EnvEntry | None:
@@ -128,29 +137,29 @@ class EnvSource:
         candidates = [e for e in self._candidates(target) if e.parsed().matches(target)]
         return max(candidates, key=lambda e: e.rank, default=None)
 
-    def get(self, target: Target, trace: Trace) -> Answer:
+    def get(self, target: Target, trace: Trace) -> Match | Stop | None:
         entry = self.match(target)
         if entry is None and not target.segments and not target.web_login_key:
             return self._host_only(target, trace)
         if entry is None:
             self._trace_passed_over(target, trace)
-            trace(f"env: no IMGPKG_REGISTRY_HOSTNAME* matches {target.host}{target.path}")
+            trace(f"env: no IMGPKG_REGISTRY_HOSTNAME* matches {shown(target.host + target.path)}")
             return None
         creds = entry.credentials(target.key)
         if creds is None:
             trace(f"env: {entry.label} matches but carries no credentials: anonymous, lookup stops")
             return STOP
-        trace(f"env: {entry.label} matches (username {creds.username!r}, secret ***)")
+        trace(f"env: {entry.label} matches (username {shown(creds.username)}, secret ***)")
         pattern = entry.parsed()
         return Match(creds, "env", entry.label, pattern.match_key, per_repository=bool(pattern.path))
 
-    def _host_only(self, target: Target, trace: Trace) -> Answer:
+    def _host_only(self, target: Target, trace: Trace) -> Match | Stop | None:
         """A client that sends only the host (docker, skopeo, podman, buildah) cannot name a repository: when
         every path-scoped entry of that host carries the same credentials, those answer; otherwise none does."""
         scoped = [e for e in self._candidates(target) if e.parsed().path and e.parsed().matches_host(target)]
         if not scoped:
             self._trace_passed_over(target, trace)
-            trace(f"env: no IMGPKG_REGISTRY_HOSTNAME* matches {target.host}")
+            trace(f"env: no IMGPKG_REGISTRY_HOSTNAME* matches {shown(target.host)}")
             return None
         scoped.sort(key=lambda e: e.rank, reverse=True)
         answers = [e.credentials(target.key) for e in scoped]
@@ -158,13 +167,13 @@ class EnvSource:
         first = answers[0]
         if first is None or any(a != first for a in answers[1:]):
             trace(
-                f"env: the client sent only the host {target.host}; the entries scoped to its repositories "
+                f"env: the client sent only the host {shown(target.host)}; the entries scoped to its repositories "
                 f"({labels}) carry different credentials, so none answers"
             )
             return None
         trace(
-            f"env: the client sent only the host {target.host}; every entry scoped to its repositories ({labels}) "
-            f"carries the same credentials (username {first.username!r}, secret ***), so they answer"
+            f"env: the client sent only the host {shown(target.host)}; every entry scoped to its repositories "
+            f"({labels}) carries the same credentials (username {shown(first.username)}, secret ***), so they answer"
         )
         return Match(first, "env", labels, scoped[0].parsed().match_key.partition("/")[0])
 
@@ -172,17 +181,21 @@ class EnvSource:
         """Say why each entry of the same host name (any port) or glob does not answer (debug and explain)."""
         if not trace:
             return
-        name = split_port(target.host)[0]
-        for suffix in self._hostnames:
+        if self._by_name is None:  # parsed once, so that explain's lookups stay linear in the number of groups
+            self._by_name = {}
+            for suffix in self._hostnames:
+                host = self._entry(suffix).parsed().host
+                if "*" not in host:
+                    self._by_name.setdefault(host, []).append(suffix)
+        globs = [suffix for group in self._globbed.values() for suffix in group]
+        for suffix in self._by_name.get(split_port(target.host)[0], []) + globs:
             entry = self._entry(suffix)
             pattern = entry.parsed()
-            if pattern.host != name and "*" not in pattern.host:
-                continue
             why = pattern.mismatch(target)
             if why is not None:
                 trace(f"env: {entry.label} passed over: {why}")
 
-    def list_keys(self) -> list[str]:
+    def list_keys(self, trace: Trace) -> list[str]:
         """The registries of entries without a glob, keyed as ``get`` expects them. A path-scoped entry offers its
         registry too: ``list`` keeps it only if a host-only ``get`` answers (clients such as regctl ask a helper
         only about the registries its ``list`` names)."""
@@ -193,7 +206,7 @@ class EnvSource:
                 keys.append(HUB_KEY if pattern.host == HUB_HOST and not pattern.port else pattern.host_key)
         return list(dict.fromkeys(keys))
 
-    def patterns(self) -> list[str]:
+    def patterns(self, trace: Trace) -> list[str]:
         """Every entry as the kubelet's ``matchImages`` writes it (globs and paths kept), in environment order."""
         return [self._entry(suffix).parsed().match_key for suffix in self._hostnames]
 
@@ -207,6 +220,11 @@ _SUFFIXED_PREFIXES = tuple((PREFIX + f + "_").encode() for f in FIELDS)
 # The same rule as line patterns over the names joined by newlines, for counting in one C-level pass.
 _LINE_PATTERNS = tuple(b"\n" + n + b"\n" for n in _EXACT_NAMES) + tuple(b"\n" + p for p in _SUFFIXED_PREFIXES)
 _HOSTNAME = (PREFIX + "HOSTNAME").encode()
+
+
+def _labels(host: str) -> int:
+    """How many dot-separated labels ``host[:port]``'s name has (a glob matches only as many)."""
+    return split_port(host)[0].count(".") + 1
 
 
 def _encode(text: str) -> bytes:

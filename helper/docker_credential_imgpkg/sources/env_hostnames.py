@@ -3,8 +3,8 @@ ports and path prefixes. Only the env source uses these; client addresses are ``
 
 from __future__ import annotations
 
-from ..address import HUB_ALIASES, HUB_DOMAIN, HUB_HOST, Target, canonical_host, split_port
-from ..errors import HelperError
+from ..address import HUB_ALIASES, HUB_DOMAIN, HUB_HOST, Target, canonical_host, official_image, split_port
+from ..errors import HelperError, shown, without_userinfo
 
 
 class HostPattern:
@@ -32,6 +32,11 @@ class HostPattern:
         return host + (":" + self.port if self.port else "") + self.path
 
     @property
+    def official_path(self) -> str:
+        """The path as Docker Hub's official-image rule reads it (``/ubuntu`` is ``/library/ubuntu``)."""
+        return "/" + "/".join(official_image(self.path[1:].split("/"))) if self.path else ""
+
+    @property
     def host_key(self) -> str:
         """``host[:port]`` without the path."""
         return self.host + (":" + self.port if self.port else "")
@@ -52,9 +57,9 @@ class HostPattern:
         globs = self.host.split(".")
         if "*" in self.host:
             if len(labels) != len(globs):
-                return f"a glob matches one label per label: {len(globs)} labels here, {len(labels)} in {name}"
+                return f"a glob matches one label per label: {len(globs)} labels here, {len(labels)} in {shown(name)}"
             if not all(_glob_label(g, lab) for g, lab in zip(globs, labels, strict=True)):
-                return f"the glob does not match {name}"
+                return f"the glob does not match {shown(name)}"
         elif self.host != name:
             return f"another host ({self.host})"
         if port != self.port:
@@ -62,11 +67,11 @@ class HostPattern:
         if ignore_path or not self.path or _path_under(target.path, self.path):
             return None
         # A single name on Docker Hub is also the official image library/<name> (docker.io/ubuntu).
-        if name == HUB_HOST and self.path.count("/") == 1 and _path_under(target.path, "/library" + self.path):
+        if name == HUB_HOST and _path_under(target.path, self.official_path):
             return None
         if not target.segments:
             return f"scoped to the repository path {self.path}; the client sent only the host"
-        return f"scoped to the repository path {self.path}, which does not contain {target.path}"
+        return f"scoped to the repository path {self.path}, which does not contain {shown(target.path)}"
 
 
 def _path_under(path: str, prefix: str) -> bool:
@@ -109,7 +114,7 @@ def parse_host_pattern(value: str) -> HostPattern:
         host, path = _split_plain_url(url) or _go_parse_url(url)
     except ValueError as err:
         raise HelperError(
-            f"Parsing registry hostname: parse {_go_quote(url)}: {err} (e.g. gcr.io, index.docker.io)"
+            f"Parsing registry hostname: parse {_go_quote(without_userinfo(url))}: {err} (e.g. gcr.io, index.docker.io)"
         ) from None
     if path.startswith(("/v2/", "/v1/")):
         path = path[3:]

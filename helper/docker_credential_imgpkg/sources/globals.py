@@ -8,8 +8,8 @@ from __future__ import annotations
 from ..address import match_key
 from ..errors import HelperError
 from ..protocol import Credentials
-from ..settings import env_text
-from . import STOP, Match
+from ..variables import env_text
+from . import STOP, Match, Source
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -17,10 +17,12 @@ if TYPE_CHECKING:
 
     from ..address import Target
     from ..debug import Trace
-    from . import Answer
+    from . import Stop
 
 
-class GlobalSource:
+class GlobalSource(Source):
+    name = "globals"
+
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
         self.username = environ.get("IMGPKG_USERNAME", "")
@@ -28,7 +30,7 @@ class GlobalSource:
         self.token = environ.get("IMGPKG_TOKEN", "")
         self.anonymous = environ.get("IMGPKG_ANON", "") == "true"  # imgpkg: exactly "true"
 
-    def get(self, target: Target, trace: Trace) -> Answer:
+    def get(self, target: Target, trace: Trace) -> Match | Stop | None:
         if self.username:
             trace(f"globals: IMGPKG_USERNAME set (username {self.username!r}, secret ***), applies to every registry")
             username, password = env_text(self.environ, "IMGPKG_USERNAME"), env_text(self.environ, "IMGPKG_PASSWORD")
@@ -45,6 +47,3 @@ class GlobalSource:
         if self.password:
             trace("globals: IMGPKG_PASSWORD is set without IMGPKG_USERNAME: ignored")
         return None
-
-    def list_keys(self) -> list[str]:
-        return []  # they answer any registry asked, so name none

@@ -6,15 +6,12 @@ given and would hand Google tokens to any registry asked.
 
 from __future__ import annotations
 
-import sys
-
-from .. import PROGRAM
-from ..errors import HelperError
-from ..helper_json import credentials_answer, says_not_found
-from ..programs import ProgramMissing, run_program
+from ..client import HelperClient, ProgramMissing
+from ..errors import HelperError, shown, shown_plain
 from ..protocol import Credentials
-from ..settings import env_text
-from . import Match
+from ..stdio import warn
+from ..variables import env_text
+from . import Match, Source
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -22,7 +19,7 @@ if TYPE_CHECKING:
 
     from ..address import Target
     from ..debug import Trace
-    from . import Answer
+    from . import Stop
 
 KNOWN = ("aks", "ecr", "gke", "github")
 IAAS_ORDER = ("gke", "ecr", "aks", "github")
@@ -62,25 +59,31 @@ def active_keychains(environ: Mapping[str, str]) -> list[str]:
     names = [n for n in names if n]
     for name in names:
         if name not in KNOWN:
-            raise HelperError(f"Unable to load keychain for {name}, available keychains [{', '.join(KNOWN)}]")
+            raise HelperError(
+                f"Unable to load keychain for {shown_plain(name)}, available keychains [{', '.join(KNOWN)}]"
+            )
     return names
 
 
-class KeychainSource:
+class KeychainSource(Source):
     """``delegate=False`` (for ``list``) never runs the cloud helpers: they may be slow or ask the network."""
+
+    name = "keychains"
 
     def __init__(self, environ: Mapping[str, str], *, delegate: bool = True) -> None:
         self.environ = environ
         self.names = active_keychains(environ)
         self.delegate = delegate
 
-    def get(self, target: Target, trace: Trace) -> Answer:
+    def get(self, target: Target, trace: Trace) -> Match | Stop | None:
         host = target.host
         for name in self.names:
             if name == "github":
                 creds = self._github(target.key, host)
                 if creds is not None:
-                    trace(f"keychain github: GITHUB_TOKEN answers ghcr.io (username {creds.username!r}, secret ***)")
+                    trace(
+                        f"keychain github: GITHUB_TOKEN answers ghcr.io (username {shown(creds.username)}, secret ***)"
+                    )
                     return Match(creds, "keychains", "IMGPKG_ACTIVE_KEYCHAINS=github (GITHUB_TOKEN)", "ghcr.io")
                 continue
             if not self.delegate or not PROVIDER_HOSTS[name](host):
@@ -91,7 +94,7 @@ class KeychainSource:
                 return Match(creds, "keychains", entry, host, short_lived=True)
         return None
 
-    def list_keys(self) -> list[str]:
+    def list_keys(self, trace: Trace) -> list[str]:
         return ["ghcr.io"] if "github" in self.names and self.environ.get("GITHUB_TOKEN") else []
 
     def _github(self, address: str, host: str) -> Credentials | None:
@@ -104,18 +107,12 @@ class KeychainSource:
         program = PROGRAMS[name]
         role = f"keychain {name}"
         try:
-            reply = run_program(program, "get", host.encode(), role=role)
-        except ProgramMissing as err:
-            print(f"{PROGRAM}: note: {err}; skipping it", file=sys.stderr)
+            answer = HelperClient(program, f"{role}: {program}", self.environ).get(host)
+        except ProgramMissing:
+            warn(f"note: {role}: {program} not found in PATH; skipping it")
             return None
-        if reply.returncode != 0:
-            if says_not_found(reply.stdout):
-                trace(f"{role}: {program} has no credentials for {host}")
-                return None
-            raise HelperError(reply.failure(f"{role}: {program}", "get"))
-        answer = credentials_answer(reply.stdout, f"{role}: {program}")
         if answer is None:
-            trace(f"{role}: {program} answered empty credentials for {host}")
+            trace(f"{role}: {program} has no credentials for {host}")
             return None
-        trace(f"{role}: {program} answers {host} (username {answer[0]!r}, secret ***)")
+        trace(f"{role}: {program} answers {host} (username {shown(answer[0])}, secret ***)")
         return Credentials(host, *answer)

@@ -5,10 +5,11 @@ once, here."""
 from __future__ import annotations
 
 from ..address import KeyIndex, match_key, parse_target
-from ..errors import HelperError
+from ..errors import HelperError, shown
 from ..protocol import Credentials
-from ..settings import READONLY_VAR, env_flag
-from . import Match
+from ..settings import READONLY_VAR, backend_setting
+from ..variables import env_flag
+from . import Match, Source
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -17,10 +18,14 @@ if TYPE_CHECKING:
     from ..address import Target
     from ..backends import Backend
     from ..debug import Trace
-    from . import Answer
+    from . import Stop
+
+_NO_KEYS = KeyIndex(())
 
 
-class Store:
+class StoreSource(Source):
+    name = "store"
+
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
         self.readonly = env_flag(environ, READONLY_VAR)
@@ -31,36 +36,31 @@ class Store:
     def backend(self) -> Backend:
         """Chosen on first use: a lookup the environment answers never reads the settings file."""
         if self._backend is None:
-            from ..backends import select_backend
-
             self._backend = select_backend(self.environ)
         return self._backend
 
     # --- the lookup source ------------------------------------------------------------------------------------
 
-    def get(self, target: Target, trace: Trace) -> Answer:
-        """The repository's own entry, the nearest enclosing namespace's, the registry's; for a bare host with
-        none of these, the first namespaced entry of that host (docker's fallback)."""
+    def get(self, target: Target, trace: Trace) -> Match | Stop | None:
+        """The repository's own entry, else ``KeyIndex.fallback_key``'s. The store is listed only when the
+        cascade needs it (a repository one segment deep falls back to the registry's key without it)."""
         backend = self.backend
-        key = target.key
-        creds = backend.get(key)
-        if creds is None and not target.web_login_key:
-            index = self._listed(trace) if len(target.segments) != 1 else None
-            key = index.enclosing_namespace(target) if index else None
-            if not key and target.segments:
-                key = target.host_key
-            elif not key:
-                key = index.namespaced_fallback(target) if index else None
-                if key:
-                    trace(f"store: no entry for the registry itself; namespaced entry {key!r} answers")
-            creds = backend.get(key) if key else None
+        key: str | None = target.key
+        creds = backend.get(target.key)
         if creds is None:
-            trace(f"store: no entry for {target.key!r} or any namespace above it")
+            needs_listing = len(target.segments) != 1 and not target.web_login_key
+            index = self._listed(trace) if needs_listing else _NO_KEYS
+            key = index.fallback_key(target)
+            creds = backend.get(key) if key else None
+            if creds is not None and not target.segments:
+                trace(f"store: no entry for the registry itself; namespaced entry {shown(key or '')} answers")
+        if creds is None or key is None:
+            trace(f"store: no entry for {shown(target.key)} or any namespace above it")
             return None
-        trace(f"store: entry {key!r} answers (username {creds.username!r}, secret ***)")
-        where = getattr(self.backend, "path", "") or getattr(self.backend, "program", "")
+        entry = f"{backend.location}, entry {shown(key)}"
+        trace(f"store: entry {shown(key)} answers (username {shown(creds.username)}, secret ***)")
         pattern = match_key(parse_target(key))
-        return Match(creds, "store", f"{where}, entry {key!r}", pattern, per_repository="/" in pattern)
+        return Match(creds, "store", entry, pattern, per_repository="/" in pattern)
 
     def _listed(self, trace: Trace) -> KeyIndex:
         """The stored keys, listed once per process: ``list`` asks about every key and must not list again."""
@@ -73,7 +73,7 @@ class Store:
             self._index = KeyIndex(listed)
         return self._index
 
-    def list_keys(self) -> list[str]:
+    def list_keys(self, trace: Trace) -> list[str]:
         return list(self.backend.list())
 
     # --- the store and erase verbs ----------------------------------------------------------------------------
@@ -82,24 +82,50 @@ class Store:
         """Keep ``creds`` under the normal form of its server address (one entry for every spelling)."""
         target = parse_target(creds.server_url)
         if not target.host:
-            raise HelperError(f"store: server URL {creds.server_url!r} names no registry host")
+            raise HelperError(f"store: server URL {shown(creds.server_url)} names no registry host")
         key = target.key
         if self.readonly:
             from ..authfile import encode_entry
 
             encode_entry(creds)  # what could not be stored is refused all the same
-            trace(f"store {creds.server_url!r} as {key!r}: read-only mode ({READONLY_VAR}), nothing persisted")
+            trace(
+                f"store {shown(creds.server_url)} as {shown(key)}: read-only mode ({READONLY_VAR}), nothing persisted"
+            )
             return
         self._index = None
         self.backend.add(Credentials(key, creds.username, creds.secret))
-        trace(f"store {creds.server_url!r} as {key!r} (username {creds.username!r}, secret ***)")
+        trace(f"store {shown(creds.server_url)} as {shown(key)} (username {shown(creds.username)}, secret ***)")
 
     def erase(self, address: str, trace: Trace) -> None:
         """Remove exactly the entry for ``address`` (never a fallback); absent is success."""
         key = parse_target(address).key
         if self.readonly:
-            trace(f"erase {address!r}: read-only mode ({READONLY_VAR}), nothing changed")
+            trace(f"erase {shown(address)}: read-only mode ({READONLY_VAR}), nothing changed")
             return
         self._index = None
         removed = self.backend.delete(key)
-        trace(f"erase {address!r}: entry {key!r} " + ("removed" if removed else "not present (nothing to do)"))
+        trace(
+            f"erase {shown(address)}: entry {shown(key)} " + ("removed" if removed else "not present (nothing to do)")
+        )
+
+
+def select_backend(environ: Mapping[str, str]) -> Backend:
+    """``DOCKER_CREDENTIAL_IMGPKG_BACKEND``, else the settings file's ``backend``: ``file`` (the default) or
+    ``helper:NAME`` (another credential helper, ``docker-credential-NAME``, keeps the secrets)."""
+    spec, origin = backend_setting(environ)
+    if spec == "file":
+        from ..backends.file import FileBackend
+        from ..paths import store_path
+
+        return FileBackend(store_path(environ))
+    kind, sep, name = spec.partition(":")
+    if kind != "helper" or not sep:
+        raise HelperError(
+            f"{origin}: unknown backend {shown(spec)}; use file (the default) or helper:NAME "
+            "(keeps secrets in docker-credential-NAME, e.g. helper:pass)"
+        )
+    from ..backends.helper import HelperBackend
+    from ..backends.loopguard import check_backend_name
+
+    check_backend_name(name.strip(), origin, environ)
+    return HelperBackend(name.strip(), origin, environ)

@@ -1,5 +1,10 @@
-"""Running another ``docker-credential-*`` program: found on PATH as Go finds it, input on stdin (never argv),
-our secrets out of its environment, bounded in time, its output never relayed verbatim.
+"""Running another ``docker-credential-*`` program and decoding its answers: the one place that does either,
+for the keychains and the backends alike (docker-credential-helpers' ``client`` package, in Python).
+
+The program is found on PATH as Go finds it, given its input on stdin (never argv), run without our secrets in
+its environment, bounded in time; its output is never relayed verbatim. Helpers answer with a flat JSON object
+of strings: decoding that here saves importing ``json`` (~2 ms of start-up, paid on every delegated or backend
+lookup); anything else goes to ``json``, so the result is always exactly ``json.loads``'s.
 
 ``subprocess`` is not imported: with ``shutil`` it costs more start-up than the rest of a lookup, and a
 backend ``get`` pays it on every call. ``os.posix_spawn`` with ``poll`` does what ``subprocess.run`` would.
@@ -11,12 +16,12 @@ import os
 import sys
 
 from .errors import HelperError
+from .protocol import NOT_FOUND_MESSAGE, Credentials, encode_get
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-DEFAULT_TIMEOUT = 20.0
 MAX_OUTPUT = 1 << 20  # of a helper's stdout; stderr is read only for its first line
 # Variables that carry secrets this helper reads: a program we run has no business with them.
 SECRET_NAMES = frozenset(
@@ -58,8 +63,6 @@ class Reply:
         """The ``Secret`` of credentials JSON the program printed although it failed ("" if none)."""
         if "{" not in self.stdout:
             return ""
-        from .helper_json import json_object
-
         try:
             answer = json_object(self.stdout)
         except (ValueError, RecursionError):
@@ -91,29 +94,28 @@ def _carries(line: str, secret: str) -> bool:
     return line in secret or any(part in line for part in secret.splitlines() if part.strip())
 
 
-def timeout_seconds() -> float:
-    raw = os.environ.get("DOCKER_CREDENTIAL_IMGPKG_TIMEOUT", "")
-    try:
-        value = float(raw) if raw else DEFAULT_TIMEOUT
-    except ValueError:
-        raise HelperError(f"DOCKER_CREDENTIAL_IMGPKG_TIMEOUT must be a number of seconds, got {raw!r}") from None
-    return value if value > 0 else DEFAULT_TIMEOUT
-
-
 def run_program(
-    program: str, verb: str, data: bytes, *, role: str, extra_env: Mapping[str, str] | None = None
+    program: str,
+    verb: str,
+    data: bytes,
+    *,
+    role: str,
+    environ: Mapping[str, str],
+    extra_env: Mapping[str, str] | None = None,
 ) -> Reply:
     """Run ``program verb`` with ``data`` on stdin, in a process group of its own; the answer is taken when it
     exits (a grandchild left holding its stdout does not delay it). After the timeout the whole group is killed.
 
     ``role`` names who is asking ("keychain gke", "backend docker-credential-pass"), for messages.
     """
-    path = find_program(program)
+    from .settings import timeout_seconds
+
+    path = find_program(program, environ)
     if path is None:
         raise ProgramMissing(f"{role}: {program} not found in PATH")
-    limit = timeout_seconds()
+    limit = timeout_seconds(environ)
     try:
-        returncode, out, err = _run([path, verb], data, child_environment(extra_env), limit)
+        returncode, out, err = _run([path, verb], data, child_environment(environ, extra_env), limit)
     except TimeoutError:
         raise HelperError(f"{role}: {program} {verb} did not answer within {limit:g}s") from None
     except OSError as error:
@@ -121,19 +123,20 @@ def run_program(
     return Reply(returncode, out.decode("utf-8", "replace").strip(), err.decode("utf-8", "replace"))
 
 
-def child_environment(extra: Mapping[str, str] | None = None) -> dict[bytes, bytes]:
+def child_environment(environ: Mapping[str, str], extra: Mapping[str, str] | None = None) -> dict[bytes, bytes]:
     """The environment the client gave us, less the secrets we read, plus ``extra``.
 
     In the single-file binary, PyInstaller's bootloader has pointed LD_LIBRARY_PATH at the bundle (keeping the
     user's value in LD_LIBRARY_PATH_ORIG) and set ``_PYI_*`` variables for its own restart: the program we run
     must not load our bundled libraries, nor, if it is frozen too, take itself for a part of us.
     """
-    env = {}
-    for name, value in os.environb.items():
+    env: dict[bytes, bytes] = {}
+    source = os.environb if environ is os.environ else {os.fsencode(k): os.fsencode(v) for k, v in environ.items()}
+    for name, raw in source.items():
         text = name.decode("utf-8", "replace")
         if text in SECRET_NAMES or text.startswith(SECRET_PREFIXES):
             continue
-        env[name] = value
+        env[name] = raw
     if getattr(sys, "frozen", False):
         original = env.pop(b"LD_LIBRARY_PATH_ORIG", None)
         if original is not None:
@@ -142,17 +145,17 @@ def child_environment(extra: Mapping[str, str] | None = None) -> dict[bytes, byt
             env.pop(b"LD_LIBRARY_PATH", None)
         for name in [k for k in env if k.startswith(b"_PYI_") or k == b"_MEIPASS2"]:
             del env[name]
-    for name, value in (extra or {}).items():
-        env[name.encode()] = value.encode()
+    for key, value in (extra or {}).items():
+        env[key.encode()] = value.encode()
     return env
 
 
-def find_program(name: str) -> str | None:
-    """The first executable regular file called ``name`` on PATH, as Go's ``exec.LookPath`` finds it: an empty
-    or relative PATH entry that would find it in (or under) the current directory is refused, not used."""
+def find_program(name: str, environ: Mapping[str, str]) -> str | None:
+    """The first executable regular file called ``name`` on ``environ``'s PATH, as Go's ``exec.LookPath`` finds
+    it: an empty or relative PATH entry that would find it in (or under) the current directory is refused."""
     if os.sep in name:  # a path, used as given (Go too)
         return name if os.path.isfile(name) and os.access(name, os.X_OK) else None
-    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
+    for directory in environ.get("PATH", os.defpath).split(os.pathsep):
         path = os.path.join(directory or ".", name)
         if os.path.isfile(path) and os.access(path, os.X_OK):
             if not os.path.isabs(path):
@@ -162,6 +165,71 @@ def find_program(name: str) -> str | None:
                 )
             return path
     return None
+
+
+class ProgramFailed(HelperError):
+    """The program ran and failed; ``reply`` is what it said, for callers that recognise a known answer."""
+
+    def __init__(self, message: str, reply: Reply) -> None:
+        super().__init__(message)
+        self.reply = reply
+
+
+class HelperClient:
+    """The protocol's four verbs run against another helper, as docker's ``client.Get``/``List``/``Store``/
+    ``Erase`` do: the address or JSON on stdin, one verb in argv, its answer decoded or its failure worded."""
+
+    def __init__(
+        self, program: str, role: str, environ: Mapping[str, str], extra_env: Mapping[str, str] | None = None
+    ) -> None:
+        self.program = program
+        self.role = role  # "backend docker-credential-pass", "keychain gke: docker-credential-gcr"
+        self.environ = environ
+        self.extra_env = extra_env
+
+    def run(self, verb: str, data: bytes) -> Reply:
+        return run_program(self.program, verb, data, role=self.role, environ=self.environ, extra_env=self.extra_env)
+
+    def failed(self, verb: str, reply: Reply, secret: str = "") -> ProgramFailed:
+        return ProgramFailed(reply.failure(self.role, verb, secret), reply)
+
+    def get(self, address: str) -> tuple[str, str] | None:
+        """(Username, Secret) for ``address``; None when the helper says not found or answers empty credentials."""
+        reply = self.run("get", address.encode("utf-8"))
+        if reply.returncode != 0:
+            if says_not_found(reply.stdout):
+                return None
+            raise self.failed("get", reply)
+        return credentials_answer(reply.stdout, f"{self.role}: get")
+
+    def list(self) -> dict[str, str]:
+        """Its keys and usernames, as listed (entries that are not strings dropped)."""
+        reply = self.run("list", b"unused")  # what Go clients write; helpers do not read it
+        if reply.returncode != 0:
+            raise self.failed("list", reply)
+        try:
+            answer = json_object(reply.stdout or "{}")
+        except (ValueError, RecursionError):
+            answer = ()
+        if answer is None:
+            answer = {}  # a Go nil map
+        if not isinstance(answer, dict):
+            raise HelperError(f"{self.role}: list answered something that is not a JSON object")
+        return {k: v for k, v in answer.items() if k.strip() and isinstance(v, str)}
+
+    def store(self, creds: Credentials) -> None:
+        reply = self.run("store", encode_get(creds).encode("utf-8"))  # the same JSON docker sends to store
+        if reply.returncode != 0:
+            raise self.failed("store", reply, creds.secret)
+
+    def erase(self, address: str) -> bool:
+        """True when it erased ``address``, False when it says not found; ProgramFailed for any other failure."""
+        reply = self.run("erase", address.encode("utf-8"))
+        if reply.returncode == 0:
+            return True
+        if says_not_found(reply.stdout):
+            return False
+        raise self.failed("erase", reply)
 
 
 def _above_stdio(fd: int) -> int:
@@ -207,7 +275,11 @@ def _run(argv: list[str], data: bytes, env: Mapping[bytes, bytes], limit: float)
     deadline = time.monotonic() + limit
     pipes = [_above_stdio(fd) for _ in range(3) for fd in os.pipe()]
     in_r, in_w, out_r, out_w, err_r, err_w = pipes
-    actions = [(os.POSIX_SPAWN_DUP2, in_r, 0), (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)]
+    actions: list[tuple[int, int] | tuple[int, int, int]] = [
+        (os.POSIX_SPAWN_DUP2, in_r, 0),
+        (os.POSIX_SPAWN_DUP2, out_w, 1),
+        (os.POSIX_SPAWN_DUP2, err_w, 2),
+    ]
     actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inherited_fds(tuple(pipes))]
     try:
         # SIGPIPE back to its default in the program (we ignore it, as Python does), as subprocess does.
@@ -273,9 +345,9 @@ def _run(argv: list[str], data: bytes, env: Mapping[bytes, bytes], limit: float)
                 pass
         return status, b"".join(outputs[out_r]), b"".join(outputs[err_r])
     except BaseException:
-        for target in (lambda: os.killpg(pid, SIGKILL), lambda: os.kill(pid, SIGKILL)):
+        for kill in (os.killpg, os.kill):  # its whole process group, or at least itself
             try:
-                target()
+                kill(pid, SIGKILL)
             except OSError:
                 pass
         try:
@@ -298,3 +370,111 @@ def _read_into(fd: int, chunks: list[bytes], sizes: dict[int, int], cap: int) ->
         chunks.append(chunk[: cap - sizes[fd]])
         sizes[fd] += len(chunk)
     return True
+
+
+def says_not_found(stdout: str) -> bool:
+    """Whether a failed run's stdout is the protocol's not-found (the only output of another helper we read
+    on failure)."""
+    return stdout.strip() == NOT_FOUND_MESSAGE
+
+
+def credentials_answer(text: str, who: str) -> tuple[str, str] | None:
+    """(Username, Secret) from a ``get`` answer; None when both are empty (Debian's docker-credential-pass
+    0.6.4 and env-driven helpers say "not found" that way, with exit 0)."""
+    try:
+        answer = json_object(text)
+    except (ValueError, RecursionError):
+        answer = None
+    username = answer.get("Username") or "" if isinstance(answer, dict) else None
+    secret = answer.get("Secret") or "" if isinstance(answer, dict) else None
+    if not isinstance(username, str) or not isinstance(secret, str):
+        raise HelperError(f"{who} answered something that is not credential JSON")
+    if not username and not secret:
+        return None
+    return username, secret
+
+
+_WHITESPACE = " \t\n\r"
+_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def json_object(text: str) -> object:
+    """``json.loads(text)``, quickly when ``text`` is an object whose values are all strings."""
+    found = _string_object(text)
+    if found is not None:
+        return found
+    import json
+
+    return json.loads(text)
+
+
+def _string_object(text: str) -> dict[str, str] | None:
+    """The object's members, or None unless ``text`` is exactly one JSON object with only string values."""
+    i = _skip(text, 0)
+    if text[i : i + 1] != "{":
+        return None
+    members: dict[str, str] = {}
+    i = _skip(text, i + 1)
+    if text[i : i + 1] == "}":
+        return members if not text[i + 1 :].strip(_WHITESPACE) else None
+    while True:
+        key, i = _string(text, i)
+        if key is None:
+            return None
+        i = _skip(text, i)
+        if text[i : i + 1] != ":":
+            return None
+        value, i = _string(text, _skip(text, i + 1))
+        if value is None:
+            return None
+        members[key] = value
+        i = _skip(text, i)
+        if text[i : i + 1] == ",":
+            i = _skip(text, i + 1)
+            continue
+        if text[i : i + 1] == "}" and not text[i + 1 :].strip(_WHITESPACE):
+            return members
+        return None
+
+
+def _skip(text: str, i: int) -> int:
+    while i < len(text) and text[i] in _WHITESPACE:
+        i += 1
+    return i
+
+
+def _string(text: str, i: int) -> tuple[str | None, int]:
+    """The JSON string starting at ``text[i]`` and the index after it; None for anything unusual (control
+    characters, bad escapes, surrogates: json decides those)."""
+    if text[i : i + 1] != '"':
+        return None, i
+    parts = []
+    i += 1
+    while True:
+        quote = text.find('"', i)
+        if quote < 0:
+            return None, i
+        slash = text.find("\\", i, quote)
+        end = quote if slash < 0 else slash
+        chunk = text[i:end]
+        if any(c < " " for c in chunk):
+            return None, i
+        parts.append(chunk)
+        if slash < 0:
+            value = "".join(parts)
+            if any("\ud800" <= c <= "\udfff" for c in value):
+                return None, i
+            return value, quote + 1
+        code = text[slash + 1 : slash + 2]
+        if code == "u":
+            digits = text[slash + 2 : slash + 6]
+            if len(digits) != 4 or not set(digits) <= _HEX:
+                return None, i
+            parts.append(chr(int(digits, 16)))
+            i = slash + 6
+        elif code in _ESCAPES:
+            parts.append(_ESCAPES[code])
+            i = slash + 2
+        else:
+            return None, i

@@ -1,12 +1,13 @@
-"""``configure kubelet``: this helper's entry in a kubelet ``CredentialProviderConfig`` (see kubelet.py for the plugin).
+"""``configure kubelet``: this helper's entry in a kubelet ``CredentialProviderConfig`` (commands/kubelet.py is the
+plugin itself).
 
 The file is written as JSON (the kubelet reads JSON as well as YAML, and the run-time stays standard-library
-only) through configure.py's loader, atomic writer and diff. The provider block it owns:
+only) through ``edit``'s loader, locked atomic writer and diff. The provider block it owns:
 
 * ``name`` is the executable's file name in ``--image-credential-provider-bin-dir``; ``args: ["kubelet"]``.
-* ``matchImages``: every registry the helper can answer now, as the kubelet writes patterns: the
-  ``IMGPKG_REGISTRY_HOSTNAME*`` entries as written (globs and repository paths kept), the store's keys and
-  docker config's keys, plus ``--match-image``. Patterns already in the block stay (a user's own are never
+* ``matchImages``: every registry the helper can answer now, as the kubelet writes patterns (``Chain.entries``:
+  the ``IMGPKG_REGISTRY_HOSTNAME*`` entries as written, globs and repository paths kept, the store's keys and
+  docker config's keys), plus ``--match-image``. Patterns already in the block stay (a user's own are never
   dropped), new ones are appended sorted, so a second run changes nothing.
 * ``defaultCacheDuration: "5m"``: the kubelet keeps answers in memory and restarts clear them, so a changed
   environment file (which needs a restart anyway) takes effect at once; five minutes bounds how long a password
@@ -19,70 +20,43 @@ where the ``IMGPKG_REGISTRY_*`` variables belong.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-from pathlib import Path
 
-from . import PROGRAM
-from .configure import ConfigFile, ConfigureError, Plan, load, redacted_diff, refuse, write_atomic
-from .errors import HelperError
+from ... import PROGRAM
+from ...address import HUB_DOMAIN, official_image
+from ...errors import HelperError, shown
+from ...kubelet_rules import CONFIG_API, CONFIG_APIS, CONFIG_KIND, PLUGIN_API, PLUGIN_APIS
+from ...paths import KUBELET_DROP_IN, KUBELET_ENV_FILE
+from .edit import ConfigFile, ConfigureError, Plan, copy
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 PROVIDER_NAME = PROGRAM
-CONFIG_API = "kubelet.config.k8s.io/v1"
-CONFIG_APIS = (CONFIG_API, "kubelet.config.k8s.io/v1beta1", "kubelet.config.k8s.io/v1alpha1")
-CONFIG_KIND = "CredentialProviderConfig"
-PLUGIN_API = "credentialprovider.kubelet.k8s.io/v1"
-PLUGIN_APIS = (PLUGIN_API, "credentialprovider.kubelet.k8s.io/v1beta1")  # what kubelet.py answers
 ARGS = ["kubelet"]
 DEFAULT_CACHE = "5m"
-BIN_DIR = "/usr/local/lib/kubelet/credential-providers"
-ENV_FILE = "/etc/docker-credential-imgpkg/kubelet.env"
-DROP_IN = "/etc/systemd/system/kubelet.service.d/90-docker-credential-imgpkg.conf"
+NEW_FILE_INDENT = "  "
 _SECRET_NAMES = ("PASSWORD", "TOKEN", "DOCKER_AUTH_CONFIG")
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    kubelet = sub.add_parser(
-        "kubelet",
-        help="kubelet: this helper as an image credential provider in a CredentialProviderConfig file",
-        description="Add (or update) this helper's provider in the kubelet's CredentialProviderConfig FILE, with "
-        "matchImages for every registry it can answer now (IMGPKG_REGISTRY_* entries, its store, docker's "
-        "config.json). Other providers are kept. Run it with the variables the kubelet will have.",
-    )
-    kubelet.add_argument("--config", type=Path, required=True, metavar="FILE", help="the file to write (JSON)")
-    kubelet.add_argument(
-        "--match-image",
-        action="append",
-        default=[],
-        metavar="PATTERN",
-        help="also ask this helper for images matching PATTERN (host[:port][/path], *.glob; repeatable)",
-    )
-    kubelet.add_argument(
-        "--bin-dir",
-        default=BIN_DIR,
-        metavar="DIR",
-        help=f"the kubelet's --image-credential-provider-bin-dir, for the instructions printed (default {BIN_DIR})",
-    )
-    kubelet.add_argument("--dry-run", action="store_true", help="print the change as a unified diff; write nothing")
 
 
 # --------------------------------------------------------------------------------------------------------------
 # what the helper can answer
 
 
-def current_patterns(environ: dict[str, str], extra: list[str], warnings: list[str]) -> list[str]:
+def current_patterns(environ: Mapping[str, str], extra: list[str], warnings: list[str]) -> list[str]:
     """matchImages patterns for every registry the chain can answer now, then ``extra`` (normalised)."""
-    from .chain import Chain
-    from .sources.env_hostnames import parse_host_pattern
+    from ...chain import Chain
+    from ...sources.env_hostnames import parse_host_pattern
 
     found: list[str] = []
     try:
-        for pattern in Chain(environ, delegate=False).known_patterns(warnings):
+        for pattern in Chain(environ, delegate=False).entries(warnings):
             found.append(pattern)
             host, slash, path = pattern.partition("/")
-            if host == "docker.io" and slash and "/" not in path:  # imgpkg applies docker.io/x to library/x too
-                found.append(f"docker.io/library/{path}")
+            official = official_image(path.split("/"))
+            if host == HUB_DOMAIN and slash and official != path.split("/"):  # imgpkg applies docker.io/x to
+                found.append(f"{HUB_DOMAIN}/{'/'.join(official)}")  # library/x too
     except HelperError as err:
         raise ConfigureError(f"the IMGPKG_* variables are unusable, so every lookup would fail: {err}") from None
     if environ.get("IMGPKG_USERNAME"):
@@ -94,7 +68,7 @@ def current_patterns(environ: dict[str, str], extra: list[str], warnings: list[s
         try:
             found.append(parse_host_pattern(value).match_key)
         except HelperError as err:
-            raise ConfigureError(f"--match-image {value!r}: {err}") from None
+            raise ConfigureError(f"--match-image {shown(value)}: {err}") from None
     return list(dict.fromkeys(p for p in found if p))
 
 
@@ -114,15 +88,16 @@ def provider_block(patterns: list[str]) -> dict[str, object]:
 
 def plan_kubelet(config: ConfigFile, patterns: list[str]) -> Plan:
     """The file with this helper's provider present and up to date; every other provider untouched."""
-    data = json.loads(json.dumps(config.data))  # a copy with the same key order
+    data = copy(config.data)
     plan = Plan(data)
     where = f"refusing to edit {config.path}"
     if not data:
         data.update({"apiVersion": CONFIG_API, "kind": CONFIG_KIND, "providers": []})
     elif data.get("kind") != CONFIG_KIND or data.get("apiVersion") not in CONFIG_APIS:
         raise ConfigureError(
-            f"{where}: it is not a {CONFIG_KIND} (kind {data.get('kind')!r}, apiVersion {data.get('apiVersion')!r}); "
-            "--config names the file given to the kubelet's --image-credential-provider-config"
+            f"{where}: it is not a {CONFIG_KIND} (kind {_describe(data.get('kind'))}, apiVersion "
+            f"{_describe(data.get('apiVersion'))}); --config names the file given to the kubelet's "
+            "--image-credential-provider-config"
         )
     providers = data.setdefault("providers", [])
     if not isinstance(providers, list) or not all(isinstance(p, dict) for p in providers):
@@ -140,7 +115,7 @@ def plan_kubelet(config: ConfigFile, patterns: list[str]) -> Plan:
     return plan
 
 
-def _update(provider: dict, patterns: list[str], plan: Plan) -> None:
+def _update(provider: dict[str, object], patterns: list[str], plan: Plan) -> None:
     """Set what the plugin needs, add missing patterns; keep the rest (a chosen cache duration, tokenAttributes)."""
     existing = provider.get("matchImages")
     if existing is None:
@@ -167,8 +142,8 @@ def _update(provider: dict, patterns: list[str], plan: Plan) -> None:
         name = item.get("name") if isinstance(item, dict) else None
         if isinstance(name, str) and any(word in name.upper() for word in _SECRET_NAMES):
             plan.warnings.append(
-                f"provider {PROVIDER_NAME!r} sets {name} in the file's env, which is plain text: move it to "
-                f"{ENV_FILE} (mode 0600) and remove it from the file"
+                f"provider {PROVIDER_NAME!r} sets {shown(name)} in the file's env, which is plain text: move it to "
+                f"{KUBELET_ENV_FILE} (mode 0600) and remove it from the file"
             )
 
 
@@ -179,64 +154,17 @@ def _nothing_to_match() -> str:
     )
 
 
-def render(data: dict, previous: str | None) -> str:
-    """JSON in the file's own indentation, two spaces for a new file."""
-    from .configure import render as render_like
-
-    if previous and any(line[:1] in (" ", "\t") for line in previous.splitlines()[1:]):
-        return render_like(data, previous)
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+def _describe(value: object) -> str:
+    return shown(value) if isinstance(value, str) else "missing" if value is None else "not a string"
 
 
 # --------------------------------------------------------------------------------------------------------------
-# command line
+# what to print
 
 
-def run(opts: argparse.Namespace, environ: dict[str, str]) -> int:
-    path: Path = opts.config
-    warnings: list[str] = []
-    try:
-        patterns = current_patterns(environ, opts.match_image, warnings)
-        try:
-            config = load(path)
-        except ConfigureError as err:
-            if not _unreadable_json(path):
-                raise
-            print(f"Add this provider to the file's providers list yourself:\n{_paste_block(patterns)}")
-            return refuse(err, path)
-        plan = plan_kubelet(config, patterns)
-        new_text = render(plan.data, config.text)
-        for warning in warnings + plan.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
-        changed = bool(plan.notes)  # a file already right is left byte for byte, whatever its layout
-        if opts.dry_run:
-            sys.stdout.write(redacted_diff(path, config.text, new_text) if changed else f"{path}: no change\n")
-        elif changed:
-            write_atomic(config, new_text)
-            print(f"{path}: " + ("; ".join(plan.notes) if plan.notes else "written"))
-        else:
-            print(f"{path}: already configured, nothing to change")
-    except (ConfigureError, OSError) as err:
-        return refuse(err, path)
-    # After a dry run the diff alone is on stdout (it can be saved as a patch).
-    print(next_steps(path, opts.bin_dir), file=sys.stderr if opts.dry_run else sys.stdout, end="")
-    return 0
-
-
-def _unreadable_json(path: Path) -> bool:
-    """The file exists and is readable, but is not a JSON object (YAML, say): the user can paste a block."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError):
-        return False
-    try:
-        return not isinstance(json.loads(text), dict)
-    except ValueError:
-        return True
-
-
-def _paste_block(patterns: list[str]) -> str:
-    """The provider as a YAML list item (JSON strings are YAML strings) and as one line of JSON."""
+def paste_block(patterns: list[str]) -> str:
+    """The provider as a YAML list item (JSON strings are YAML strings) and as one line of JSON, for a file this
+    command cannot edit (YAML)."""
     q = json.dumps
     lines = [
         f"  - name: {q(PROVIDER_NAME)}",
@@ -250,8 +178,10 @@ def _paste_block(patterns: list[str]) -> str:
     return "\n".join([*lines, "", "or, in a JSON file:", json.dumps(block)]) + "\n"
 
 
-def next_steps(config: Path, bin_dir: str) -> str:
-    config = config.absolute()
+def next_steps(config: str, bin_dir: str) -> str:
+    import os
+
+    config = os.path.abspath(config)
     return f"""
 Next, on every node (as root):
   1. Install the plugin under the provider's name in the kubelet's plugin directory:
@@ -261,8 +191,8 @@ Next, on every node (as root):
        --image-credential-provider-bin-dir={bin_dir}
   3. Give the kubelet the IMGPKG_REGISTRY_* variables in a file only root can read (never in this config's
      "env": that file is plain text):
-       install -D -m 0600 /dev/null {ENV_FILE}     # then write KEY=value lines into it
-       mkdir -p {Path(DROP_IN).parent}
-       printf '[Service]\\nEnvironmentFile={ENV_FILE}\\n' > {DROP_IN}
+       install -D -m 0600 /dev/null {KUBELET_ENV_FILE}     # then write KEY=value lines into it
+       mkdir -p {os.path.dirname(KUBELET_DROP_IN)}
+       printf '[Service]\\nEnvironmentFile={KUBELET_ENV_FILE}\\n' > {KUBELET_DROP_IN}
        systemctl daemon-reload && systemctl restart kubelet
 """

@@ -12,6 +12,7 @@ file read; JSON nested deeper than Python's recursion limit in every JSON file a
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -386,3 +387,19 @@ def test_a_backend_that_runs_this_helper_is_refused_saying_it_leads_back(helper,
     assert result.returncode == 1, result
     assert "backend docker-credential-wrap" in result.stdout, result
     assert "leads back to docker-credential-imgpkg" in result.stdout, result
+
+
+@pytest.mark.parametrize("verb", ["configure-docker", "configure-kubelet"])
+def test_an_escaped_lone_surrogate_in_an_edited_file_is_written_back_as_it_was(helper, verb):
+    """It is not text, so it cannot be written as UTF-8; the edit keeps it as the escape the file had."""
+    background(helper)
+    name = "config.json" if verb == "configure-docker" else "kubelet-config"
+    path = write_file(helper, name, json_document(name, b"reg\\udcff.example"))
+    before = json.loads(path.read_bytes())
+    check(VERBS[verb], invoke(helper, VERBS[verb]))
+    after = path.read_bytes()
+    assert b"reg\\udcff.example" in after
+    if name == "config.json":
+        assert json.loads(after)["auths"].keys() == before["auths"].keys()
+    else:
+        assert json.loads(after)["providers"][1] == before["providers"][1]

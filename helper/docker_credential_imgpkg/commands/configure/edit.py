@@ -149,7 +149,9 @@ def _replace(config: ConfigFile, text: str) -> bool:
     if owner == (os.getuid(), os.getgid()) or os.getuid() != 0:
         owner = None  # only root can give a file away, and only a file that was someone else's needs it
     try:
-        write_atomically(target, text.encode("utf-8"), mode=mode, owner=owner, unless_changed=config.identity)
+        # A lone surrogate (a \uD800-\uDFFF escape in a file we read) is written back as that same escape.
+        data = text.encode("utf-8", "backslashreplace")
+        write_atomically(target, data, mode=mode, owner=owner, unless_changed=config.identity)
     except FileExistsError:
         return False
     except OSError as err:

@@ -188,12 +188,13 @@ def invoke(
     extra: tuple[bytes, ...] = (),
     stdin: bytes | None = None,
     paths: dict[str, bytes] | None = None,
+    timeout: float = TIMEOUT,
 ) -> Raw:
     """Run ``verb`` with the debug trace on (it is held to the same standard); ``stdin`` replaces its input."""
     args, data = command(helper, verb, address, paths)
     env = {"DOCKER_CREDENTIAL_IMGPKG_DEBUG": "1", **(env or {})}
     data = data if stdin is None else stdin
-    return run(helper, *args, *extra, stdin=data, env=env, timeout=TIMEOUT, preexec_fn=bounded_memory)
+    return run(helper, *args, *extra, stdin=data, env=env, timeout=timeout, preexec_fn=bounded_memory)
 
 
 # --- the contract -----------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from .every_verb import SECRET, VERBS, check, config_entries, file_at, groups, i
 
 GROUPS = 1_000
 ENTRIES = 20_000
+LIVENESS = 300  # seconds: a hang detector only (each run takes a few seconds of CPU at most)
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def many_entries(helper):
 
 
 def ran(helper, verb: str, address: str) -> str:
-    result = invoke(helper, VERBS[verb], address, {"DOCKER_CREDENTIAL_IMGPKG_DEBUG": ""})
+    result = invoke(helper, VERBS[verb], address, {"DOCKER_CREDENTIAL_IMGPKG_DEBUG": ""}, timeout=LIVENESS)
     check(VERBS[verb], result, (SECRET,))
     assert result.returncode == 0, result
     return result.stdout
@@ -87,6 +88,12 @@ def test_explain_among_20000_config_entries(many_entries, verb):
         assert (form["source"], form["username"]) == ("docker", f"c{ENTRIES - 1}")
     else:
         assert f"(username 'c{ENTRIES - 1}')" in out
+
+
+def test_explain_every_one_of_20000_config_entries(many_entries):
+    report = json.loads(ran(many_entries, "explain-all-json", ""))
+    found = {entry["address"]: form.get("username") for entry in report["addresses"] for form in entry["forms"]}
+    assert found == {f"r{i}.example": f"c{i}" for i in range(ENTRIES)}
 
 
 def test_configure_kubelet_matches_all_20000_config_entries(many_entries):

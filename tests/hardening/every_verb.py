@@ -2,7 +2,7 @@
 each one reads (:data:`READERS`), where those files live (:func:`file_at`), hostile things to put there, and the
 contract every run keeps whatever its input (:func:`check`).
 
-The contract, per family of verbs (the exit statuses are the ones each documents in its usage and messages):
+The contract, per family of verbs (the exit statuses are the README's, "Troubleshooting"):
 
 * every run: an exit status of the family, stdout and stderr valid UTF-8 (undecodable input is escaped, never
   echoed raw), no traceback, no "internal error", no ``RecursionError``/``MemoryError``, and no secret (the
@@ -10,7 +10,7 @@ The contract, per family of verbs (the exit statuses are the ones each documents
   give it (``get``'s ``Secret``, the kubelet response's ``password``);
 * ``get/store/erase/list/version``: exit 0 or 1, the protocol answer or exactly one error line on stdout
   (:func:`support.check_outcome`);
-* ``explain``: exit 0, or 1 when the report holds a configuration error; ``--json`` is one JSON document of
+* ``explain``: exit 0, or 1 when the report holds a configuration error (2: usage); ``--json`` is one JSON document of
   valid Unicode (I-JSON: no lone surrogate either), exit 1 exactly when its ``errors`` is not empty;
 * ``configure``: exit 0, 1 with exactly one ``docker-credential-imgpkg configure: ...`` line on stderr
   (besides ``warning:`` lines), or 2 for a command line argparse refuses;

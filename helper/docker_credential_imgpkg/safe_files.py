@@ -183,6 +183,12 @@ def identity(path: str) -> tuple[int, int, int, int] | None:
         info = os.stat(path)
     except OSError:
         return None
+    return identity_of(info)
+
+
+def identity_of(info: os.stat_result) -> tuple[int, int, int, int]:
+    """``identity`` of a file already opened (its ``fstat``): taken before it is read, it cannot describe a newer
+    file than the bytes read."""
     return info.st_ino, info.st_dev, info.st_size, info.st_mtime_ns
 
 

@@ -29,7 +29,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -395,11 +395,19 @@ class TokenServer:
     service = "e2e-registry"
     issuer = "e2e-token-issuer"
 
-    def __init__(self, workdir: Path, users: Mapping[str, str], refresh_tokens: Mapping[str, str]):
+    def __init__(
+        self,
+        workdir: Path,
+        users: Mapping[str, str],
+        refresh_tokens: Mapping[str, str],
+        acl: Mapping[str, Sequence[str]] | None = None,
+    ):
         self.workdir = workdir
         self.users = dict(users)
         self.refresh_tokens = dict(refresh_tokens)  # token -> subject
+        self.acl = dict(acl or {})  # subject -> the repositories (and those below them) it may use; others: all
         self.grants: list[tuple[str, str]] = []
+        self.access: list[tuple[str, str]] = []  # (subject, repository) for every repository scope granted
         self.denied: list[str] = []
         self._lock = threading.Lock()
         workdir.mkdir(parents=True, exist_ok=True)
@@ -435,12 +443,22 @@ class TokenServer:
         self._server.shutdown()
         self._server.server_close()
 
+    def allowed(self, subject: str, repository: str) -> bool:
+        if subject not in self.acl:
+            return True
+        return any(repository == r or repository.startswith(r + "/") for r in self.acl[subject])
+
     def issue(self, subject: str, scopes: Iterable[str]) -> str:
         access = []
         for scope in scopes:
             parts = scope.split(":")
             if len(parts) >= 3:
                 kind, name, actions = parts[0], ":".join(parts[1:-1]), parts[-1]
+                if kind == "repository" and not self.allowed(subject, name):
+                    continue  # the registry then refuses the request: the token grants nothing there
+                if kind == "repository":
+                    with self._lock:
+                        self.access.append((subject, name))
                 access.append({"type": kind, "name": name, "actions": [a for a in actions.split(",") if a]})
         now = int(time.time())
         header = {"typ": "JWT", "alg": "RS256", "kid": self.kid}
@@ -556,15 +574,27 @@ def _blob(layout: Path, data: bytes) -> tuple[str, int]:
     return digest, len(data)
 
 
-def write_oci_layout(layout: Path, tag: str = "v1", files: Mapping[str, bytes] | None = None) -> str:
-    """Write a one-layer image as an OCI image layout; returns the manifest digest. Bytes are deterministic."""
+def write_oci_layout(
+    layout: Path,
+    tag: str = "v1",
+    files: Mapping[str, bytes] | None = None,
+    *,
+    executables: Collection[str] = (),
+    cmd: Sequence[str] = ("/hello.txt",),
+    annotations: Mapping[str, str] | None = None,
+) -> str:
+    """Write a one-layer image as an OCI image layout; returns the manifest digest. Bytes are deterministic.
+
+    ``executables``: the names in ``files`` written with mode 0755 (the rest 0644); ``cmd``: the config's Cmd;
+    ``annotations``: added to the index entry (``io.containerd.image.name`` names the image for ``ctr import``).
+    """
     files = files or {"hello.txt": b"hello from docker-credential-imgpkg e2e\n"}
     layout.mkdir(parents=True, exist_ok=True)
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name, data in sorted(files.items()):
             info = tarfile.TarInfo(name)
-            info.size, info.mode, info.mtime = len(data), 0o644, 0
+            info.size, info.mode, info.mtime = len(data), 0o755 if name in executables else 0o644, 0
             tar.addfile(info, io.BytesIO(data))
     layer_tar = raw.getvalue()
     layer_gz = gzip.compress(layer_tar, mtime=0)
@@ -573,7 +603,7 @@ def write_oci_layout(layout: Path, tag: str = "v1", files: Mapping[str, bytes] |
         "created": "1970-01-01T00:00:00Z",
         "architecture": _go_arch(),
         "os": "linux",
-        "config": {"Cmd": ["/hello.txt"]},
+        "config": {"Cmd": list(cmd)},
         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer_tar).hexdigest()]},
         "history": [{"created": "1970-01-01T00:00:00Z", "created_by": "tests/e2e/support.py"}],
     }
@@ -598,7 +628,7 @@ def write_oci_layout(layout: Path, tag: str = "v1", files: Mapping[str, bytes] |
                 "mediaType": "application/vnd.oci.image.manifest.v1+json",
                 "digest": manifest_digest,
                 "size": manifest_size,
-                "annotations": {"org.opencontainers.image.ref.name": tag},
+                "annotations": {"org.opencontainers.image.ref.name": tag, **(annotations or {})},
             }
         ],
     }

@@ -19,9 +19,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-ACTIONS = ("get", "store", "erase", "list")
-
-
 def run(action: str, data: bytes, environ: Mapping[str, str]) -> str:
     """Perform one protocol action on ``data`` (stdin; unused by ``list``) and return what goes to stdout.
     Raises NotFound or HelperError: ``main`` turns them into the protocol's answer."""

@@ -177,11 +177,11 @@ def _kubelet(opts: argparse.Namespace, environ: Mapping[str, str]) -> int:
     changed = bool(edit.result.notes)  # a file already right is left byte for byte, whatever its layout
     if opts.dry_run:
         _say(edit.diff() if changed else f"{path}: no change\n")
-    elif changed:
-        edit.write()
-        _say(f"{path}: " + ("; ".join(edit.result.notes) if edit.result.notes else "written") + "\n")
     else:
-        _say(f"{path}: already configured, nothing to change\n")
+        if changed:
+            edit.write()  # re-planned on the file as it is then: another writer may have made the change
+        notes = edit.result.notes
+        _say(f"{path}: " + ("; ".join(notes) if notes else "already configured, nothing to change") + "\n")
     steps = next_steps(path, opts.bin_dir)
     if opts.dry_run:  # the diff alone is on stdout (it can be saved as a patch)
         sys.stderr.write(steps)

@@ -19,6 +19,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+
 def run(action: str, data: bytes, environ: Mapping[str, str]) -> str:
     """Perform one protocol action on ``data`` (stdin; unused by ``list``) and return what goes to stdout.
     Raises NotFound or HelperError: ``main`` turns them into the protocol's answer."""

@@ -361,6 +361,14 @@ def test_6_modules_on_pythonpath_never_run_inside_the_helper(helper, tmp_path):
     assert not mark.exists(), mark.read_text()
 
 
+def base_interpreter() -> str:
+    """The interpreter the test venv was made from. (3.10's ``sys._base_executable`` is the venv's own python.)"""
+    base = getattr(sys, "_base_executable", sys.executable)
+    if sys.prefix != sys.base_prefix and os.path.dirname(os.path.abspath(base)) == os.path.join(sys.prefix, "bin"):
+        base = os.path.join(sys.base_prefix, "bin", f"python{sys.version_info[0]}.{sys.version_info[1]}")
+    return base
+
+
 def test_6_a_checkout_on_pythonpath_keeps_working_and_other_entries_are_dropped(helper, tmp_path):
     """packaging/build.sh runs the package from the checkout through PYTHONPATH with an interpreter that does not
     have it installed: a re-execution with -I would lose the package, so that one entry is kept, the rest dropped."""
@@ -370,7 +378,7 @@ def test_6_a_checkout_on_pythonpath_keeps_working_and_other_entries_are_dropped(
 
     root = os.path.dirname(os.path.dirname(docker_credential_imgpkg.__file__))
     entry = Path(root).parent / "packaging" / "entry.py"
-    base = getattr(sys, "_base_executable", sys.executable)
+    base = base_interpreter()
     probe = subprocess.run([base, "-I", "-c", "import docker_credential_imgpkg"], capture_output=True)
     if probe.returncode == 0 or not entry.is_file():
         pytest.skip("needs an interpreter without the package installed, and packaging/entry.py")

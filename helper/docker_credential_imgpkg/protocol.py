@@ -108,14 +108,19 @@ def decode_store(data: bytes) -> Credentials:
     text = _utf8(data)
     if not text.strip():
         raise HelperError("store: empty input, expected a JSON object with ServerURL, Username and Secret")
+    from .safe_files import too_deep, too_deep_message
+
     try:
         obj = json.loads(text, object_pairs_hook=_Members)
-    except RecursionError:
-        raise HelperError("store: input nested too deeply to be credentials") from None
+        deep = too_deep(obj)
+    except RecursionError:  # where that falls depends on the Python: refused in the same words either way
+        deep = True
     except json.JSONDecodeError as err:
         # json's message carries a position, never the input itself.
         where = f"line {err.lineno} column {err.colno}"
         raise HelperError(f"store: input is not valid JSON ({err.msg} at {where})") from None
+    if deep:
+        raise HelperError(f"store: input {too_deep_message()}")
     if not isinstance(obj, _Members):
         raise HelperError(f"store: expected a JSON object, got {_json_type(obj)}")
     fields: dict[str, str] = {}

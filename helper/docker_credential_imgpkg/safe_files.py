@@ -80,8 +80,8 @@ def load_json_object(data: bytes, what: str, *, hint: str = "") -> dict[str, obj
 
     try:
         doc = json.loads(data, object_pairs_hook=_unique_keys, parse_constant=_no_constant, parse_float=_finite)
-    except RecursionError:
-        raise HelperError(f"{what}: not valid JSON (nested too deeply){hint}") from None
+    except RecursionError:  # where the limit falls depends on the Python: refused in the same words either way
+        raise HelperError(f"{what}: {too_deep_message()}{hint}") from None
     except _Strict as err:
         raise HelperError(f"{what}: {err}{hint}") from None
     except UnicodeDecodeError:
@@ -92,13 +92,18 @@ def load_json_object(data: bytes, what: str, *, hint: str = "") -> dict[str, obj
         raise HelperError(f"{what}: not valid JSON{hint}") from None
     if not isinstance(doc, dict):
         raise HelperError(f"{what}: expected a JSON object{hint}")
-    if _too_deep(doc):
-        raise HelperError(f"{what}: nested more than {MAX_JSON_DEPTH} levels deep; refusing it{hint}")
+    if too_deep(doc):
+        raise HelperError(f"{what}: {too_deep_message()}{hint}")
     return doc
 
 
-def _too_deep(doc: object) -> bool:
-    """Whether ``doc`` nests deeper than MAX_JSON_DEPTH: one walk with an explicit stack, linear in its size."""
+def too_deep_message() -> str:
+    return f"nested more than {MAX_JSON_DEPTH} levels deep; refusing it"
+
+
+def too_deep(doc: object) -> bool:
+    """Whether ``doc`` nests deeper than MAX_JSON_DEPTH: one walk with an explicit stack, linear in its size. (A
+    list of ``(name, value)`` pairs, what an ``object_pairs_hook`` may build, counts as one level too.)"""
     pending: list[tuple[object, int]] = [(doc, 1)]
     while pending:
         node, depth = pending.pop()
@@ -107,7 +112,8 @@ def _too_deep(doc: object) -> bool:
         if isinstance(node, dict):
             pending += [(value, depth + 1) for value in node.values() if isinstance(value, (dict, list))]
         elif isinstance(node, list):
-            pending += [(value, depth + 1) for value in node if isinstance(value, (dict, list))]
+            values = (item[1] if isinstance(item, tuple) else item for item in node)
+            pending += [(value, depth + 1) for value in values if isinstance(value, (dict, list))]
     return False
 
 
@@ -183,6 +189,12 @@ def identity(path: str) -> tuple[int, int, int, int] | None:
         info = os.stat(path)
     except OSError:
         return None
+    return identity_of(info)
+
+
+def identity_of(info: os.stat_result) -> tuple[int, int, int, int]:
+    """``identity`` of a file already opened (its ``fstat``): taken before it is read, it cannot describe a newer
+    file than the bytes read."""
     return info.st_ino, info.st_dev, info.st_size, info.st_mtime_ns
 
 

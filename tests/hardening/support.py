@@ -121,6 +121,62 @@ class Batch:
         return done
 
 
+# --- running the program with bytes: argv, stdin, environment and output as the wire carries them -----------------
+
+
+@dataclass
+class Raw:
+    """A finished run with its output as bytes (the wire) and as text (for messages)."""
+
+    returncode: int
+    out: bytes
+    err: bytes
+
+    @property
+    def stdout(self) -> str:
+        return self.out.decode("utf-8", "replace")
+
+    @property
+    def stderr(self) -> str:
+        return self.err.decode("utf-8", "replace")
+
+    def __str__(self) -> str:
+        return f"exit {self.returncode}, stdout={self.out[:400]!r}, stderr={self.err[:600]!r}"
+
+
+def run(
+    helper, *args: str | bytes, stdin: bytes | str = b"", env: dict | None = None, timeout: float = 60, **popen
+) -> Raw:
+    """``helper.program`` with ``args``; ``env`` entries are added to the helper's (``None`` removes one; names,
+    values and ``args`` may be bytes: argv and the environment are bytes, and some cases need bytes that are not
+    UTF-8)."""
+    merged: dict = dict(helper.env)
+    for name, value in (env or {}).items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    proc = subprocess.run(
+        [popen.pop("argv0", helper.program), *args],
+        input=data,
+        capture_output=True,
+        env=merged,
+        timeout=timeout,
+        **popen,
+    )
+    return Raw(proc.returncode, proc.stdout, proc.stderr)
+
+
+def env_entry(host: str, username: str, password: str | bytes, suffix: str = "") -> dict:
+    tail = f"_{suffix}" if suffix else ""
+    return {
+        f"IMGPKG_REGISTRY_HOSTNAME{tail}": host,
+        f"IMGPKG_REGISTRY_USERNAME{tail}": username,
+        f"IMGPKG_REGISTRY_PASSWORD{tail}": password,
+    }
+
+
 def drop_dac_override() -> None:
     """preexec_fn: run the child as root *without* the capabilities that let root read any file, so a chmod 000
     file is really unreadable. (Tests run as root; the bounding set is what exec gives a root process.)"""

@@ -1,4 +1,4 @@
-"""Issue 12, item 1: every verb's work is linear in its input. A 1 MiB input with half a million path segments
+"""Issues 12 and 15: every verb's work is linear in its input. A 1 MiB input with half a million path segments
 (the most stdin may carry) is answered well under a second, in under 100 MB, by get, store, erase and list, with
 a big store, docker config and environment behind it; and list over N keys grows like N, not N².
 
@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 import pytest
+from hardening.every_verb import config_entries, file_at, groups, isolate, kubelet_request
 from hardening.support import auth_entry, write_store
 
 pytestmark = pytest.mark.stress
@@ -38,12 +39,13 @@ os.write(report, f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss} {wall} 
 """
 
 
-def measured(helper, verb: str, stdin: bytes = b"", env: dict[str, str] | None = None) -> dict:
-    """Run ``verb`` once; exit status, stdout, wall and CPU seconds, peak RSS in MB."""
+def measured(helper, verb: str | list[str], stdin: bytes = b"", env: dict[str, str] | None = None) -> dict:
+    """Run ``verb`` (or the whole argument list) once; exit status, stdout, wall and CPU seconds, peak RSS in MB."""
+    args = [verb] if isinstance(verb, str) else verb
     read_end, write_end = os.pipe()
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", MEASURE, str(write_end), helper.program, verb],
+            [sys.executable, "-I", "-S", "-c", MEASURE, str(write_end), helper.program, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -197,3 +199,75 @@ def test_list_grows_linearly_with_the_number_of_keys(warm, record):
     record(cpu_seconds=cpu, ratio=round(cpu[8_000] / cpu[2_000], 2))
     # Four times the keys: linear work costs about four times as much (plus start-up); quadratic, sixteen.
     assert cpu[8_000] < 8 * cpu[2_000], cpu
+
+
+# --- issue 15: every verb linear in every input: env groups, config entries, address length -----------------------
+
+
+def _groups(helper, count: int) -> dict[str, str]:
+    return groups(count)
+
+
+def _entries(helper, count: int) -> dict[str, str]:
+    config_entries(helper, count)
+    return {}
+
+
+def _kubelet(helper) -> list[str]:
+    return ["configure", "kubelet", "--dry-run", "--config", str(file_at(helper, "kubelet-config"))]
+
+
+# (name, how the input grows, the two sizes, argv, stdin): each case runs at both sizes, 4x apart. Groups: 2,000
+# and 8,000 (below that, start-up hides a quadratic term; 8,000 groups are 1.1 MB of environment, under ARG_MAX).
+GROWTH = [
+    ("list-groups", _groups, (2_000, 8_000), lambda h: ["list"], b""),
+    ("get-groups", _groups, (2_000, 8_000), lambda h: ["get"], b"host0.example"),
+    ("explain-groups", _groups, (2_000, 8_000), lambda h: ["explain", "--json", "host0.example"], b""),
+    ("explain-all-groups", _groups, (2_000, 8_000), lambda h: ["explain", "--json"], b""),
+    ("configure-kubelet-groups", _groups, (2_000, 8_000), lambda h: [*_kubelet(h), "--match-image", "x.example"], b""),
+    ("kubelet-groups", _groups, (2_000, 8_000), lambda h: ["kubelet"], kubelet_request(b"host0.example/app")),
+    ("list-config", _entries, (5_000, 20_000), lambda h: ["list"], b""),
+    ("get-config", _entries, (5_000, 20_000), lambda h: ["get"], b"r0.example"),
+    ("explain-config", _entries, (5_000, 20_000), lambda h: ["explain", "--json", "r0.example"], b""),
+    ("explain-all-config", _entries, (5_000, 20_000), lambda h: ["explain", "--json"], b""),
+    ("configure-kubelet-config", _entries, (5_000, 20_000), lambda h: _kubelet(h), b""),
+    ("kubelet-config", _entries, (5_000, 20_000), lambda h: ["kubelet"], kubelet_request(b"r0.example/app")),
+]
+
+
+@pytest.mark.parametrize(("name", "grow", "sizes", "argv", "stdin"), GROWTH, ids=[g[0] for g in GROWTH])
+def test_four_times_the_input_costs_about_four_times_the_cpu(warm, record, name, grow, sizes, argv, stdin):
+    """CPU time of the helper alone (its rusage; the lesser of two runs), at two sizes 4x apart, less what the same
+    command costs with no input at all (start-up, which would hide a quadratic term): linear work grows about 4x,
+    quadratic 16x. The start-up cost is also the floor of the smaller figure, so a command that does next to no
+    extra work cannot make a ratio out of noise. Only the ratio is asserted, never a duration."""
+    helper = warm
+    isolate(helper)
+
+    def cpu_at(size: int) -> float:
+        env = grow(helper, size)
+        runs = [measured(helper, argv(helper), stdin, env) for _ in range(2)]
+        for run in runs:
+            assert size == 0 or run["status"] == 0, (name, size, run["stdout"][:300], run["stderr"][:300])
+        return min(run["cpu_seconds"] for run in runs)
+
+    base = cpu_at(0)
+    small, large = sizes
+    cpu = {size: cpu_at(size) for size in sizes}
+    ratio = (cpu[large] - base) / max(cpu[small] - base, base)
+    record(start_up_cpu_seconds=base, cpu_seconds=cpu, ratio=round(ratio, 2))
+    assert ratio < 8, (base, cpu)
+
+
+def test_explain_grows_linearly_with_the_address_length(warm, record):
+    """argv carries at most 128 KiB per argument: 32 KiB against 128 KiB, with entries on that registry."""
+    helper = warm
+    isolate(helper)
+    big_backing(helper)
+    cpu = {}
+    for size in (32 << 10, 128 << 10):
+        run = measured(helper, ["explain", "--json", address("cfg.io", size - 1)])
+        assert run["status"] == 0, run["stderr"][:300]
+        cpu[size] = run["cpu_seconds"]
+    record(cpu_seconds=cpu, ratio=round(cpu[128 << 10] / cpu[32 << 10], 2))
+    assert cpu[128 << 10] < 8 * cpu[32 << 10], cpu

@@ -64,7 +64,7 @@ def test_a_miss_raises_not_found_with_the_protocols_message(environ: dict[str, s
         ("get", "", "no credentials server URL"),
         ("store", '{"ServerURL": "a.example"}', "no credentials username"),
         ("store", "[1]", "expected a JSON object"),
-        ("store", "[" * 100_000, "nested too deeply"),
+        ("store", "[" * 100_000, "levels deep"),
         ("frobnicate", "", "unknown action"),
     ],
 )

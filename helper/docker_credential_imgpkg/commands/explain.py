@@ -264,6 +264,19 @@ def render_text(report: Report) -> str:
     return "\n".join(out) + "\n"
 
 
+def _valid_unicode(value: object) -> object:
+    """The report with each lone surrogate (an undecodable byte of an argument or a variable, a ``\\u`` escape in a
+    file) spelled as its backslash escape, as the text report shows it: ``--json`` is valid Unicode whatever the
+    input (a lone surrogate would be a ``\\udcff`` escape, which many JSON decoders refuse or replace)."""
+    if isinstance(value, str):
+        return value if value.isascii() else value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_valid_unicode(key): _valid_unicode(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_valid_unicode(item) for item in value]
+    return value
+
+
 def main(args: list[str], environ: Mapping[str, str]) -> int:
     def body() -> int:
         as_json = "--json" in args
@@ -274,7 +287,7 @@ def main(args: list[str], environ: Mapping[str, str]) -> int:
         if as_json:
             import json
 
-            text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+            text = json.dumps(_valid_unicode(report), indent=2, ensure_ascii=False) + "\n"
         else:
             text = render_text(report)
         failed = write_out(text)

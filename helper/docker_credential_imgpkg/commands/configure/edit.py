@@ -16,11 +16,13 @@ import os
 import stat
 
 from ...errors import HelperError, without_userinfo
-from ...safe_files import FileLock, identity, load_json_object, read_small_file, write_atomically
+from ...safe_files import FileLock, identity_of, load_json_object, read_small_file, write_atomically
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+
+    Identity = tuple[int, int, int, int]
 
 MAX_CONFIG_BYTES = 16 << 20
 MAX_ATTEMPTS = 20  # re-reads when another writer replaced the file between our read and our rename
@@ -39,12 +41,14 @@ class ConfigFile:
 
     __slots__ = ("data", "identity", "path", "target", "text")
 
-    def __init__(self, path: str, target: str, text: str | None, data: dict[str, object]) -> None:
+    def __init__(
+        self, path: str, target: str, text: str | None, data: dict[str, object], known: Identity | None
+    ) -> None:
         self.path = path
         self.target = target
         self.text = text  # None: the file does not exist yet
         self.data = data
-        self.identity = identity(target)  # what a concurrent writer would change
+        self.identity = known  # what a concurrent writer would change: the file's, as it was read (None: absent)
 
     @property
     def exists(self) -> bool:
@@ -55,9 +59,11 @@ def load(path: str) -> ConfigFile:
     """The file at ``path`` through the bounded reader (a FIFO or device there is refused, not read); an absent
     file is an empty document; anything that is not a JSON object is refused."""
     target = os.path.realpath(path)
-    raw = read_small_file(target, MAX_CONFIG_BYTES, f"cannot read {path}")
+    opened: list[os.stat_result] = []  # the fstat of what is read, before it is read
+    raw = read_small_file(target, MAX_CONFIG_BYTES, f"cannot read {path}", check=opened.append)
     if raw is None:
-        return ConfigFile(path, target, None, {})
+        return ConfigFile(path, target, None, {}, None)
+    known = identity_of(opened[0])
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -66,7 +72,7 @@ def load(path: str) -> ConfigFile:
         data = load_json_object(text.encode("utf-8"), f"refusing to edit {path}", hint="; fix or move it first")
     except HelperError as err:
         raise NotJSON(str(err)) from None
-    return ConfigFile(path, target, text, data)
+    return ConfigFile(path, target, text, data, known)
 
 
 def copy(data: dict[str, object]) -> dict[str, object]:
@@ -149,7 +155,9 @@ def _replace(config: ConfigFile, text: str) -> bool:
     if owner == (os.getuid(), os.getgid()) or os.getuid() != 0:
         owner = None  # only root can give a file away, and only a file that was someone else's needs it
     try:
-        write_atomically(target, text.encode("utf-8"), mode=mode, owner=owner, unless_changed=config.identity)
+        # A lone surrogate (a \uD800-\uDFFF escape in a file we read) is written back as that same escape.
+        data = text.encode("utf-8", "backslashreplace")
+        write_atomically(target, data, mode=mode, owner=owner, unless_changed=config.identity)
     except FileExistsError:
         return False
     except OSError as err:

@@ -479,7 +479,7 @@ def placeholder_providers(wanted: Wanted) -> list[dict[str, object]]:
     """What ``plan_kubelet`` would add to an empty file (a placeholder pattern when nothing is known)."""
     if not wanted.patterns and not wanted.token_patterns:
         wanted.patterns = ["REGISTRY.EXAMPLE.COM"]
-    empty = ConfigFile("(new)", "(new)", None, {})
+    empty = ConfigFile("(new)", "(new)", None, {}, known=None)
     return our_providers(plan_kubelet(empty, wanted).data)
 
 

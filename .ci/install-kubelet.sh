@@ -9,7 +9,7 @@
 # ${XDG_CACHE_HOME:-$HOME/.cache}/docker-credential-imgpkg-e2e/gobin) and is rebuilt only when its content stamp
 # (this script, go.mod, go.sum, the Go version) changes. Safe to run concurrently (flock). Prints the binary's path
 # on stdout; everything else goes to stderr. A cold build takes minutes and about 2 GB of memory.
-#   GO   the go command (default: `go` on PATH if it is Go >= 1.26, else /usr/local/go/bin/go)
+#   GO   the go command (default: `go` on PATH if it is Go >= 1.26, else /usr/local/go/bin/go; packaging/find-go.sh)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 src="$here/kubelet"
@@ -20,21 +20,7 @@ for cmd in containerd ctr runc; do
 done
 [ -x /bin/busybox ] || { echo "install-kubelet: /bin/busybox (busybox-static) still missing" >&2; exit 1; }
 
-go_ok() { # Go >= 1.26 (go.mod says `go 1.26.0`)
-  local v
-  v="$("$1" env GOVERSION 2>/dev/null)" || return 1
-  v="${v#go}"
-  { [ "${v%%.*}" -gt 1 ] || { v="${v#1.}"; [ "${v%%[!0-9]*}" -ge 26 ]; }; } 2>/dev/null
-}
-if [ -z "${GO:-}" ]; then
-  for cand in "$(command -v go || true)" /usr/local/go/bin/go; do
-    if [ -n "$cand" ] && [ -x "$cand" ] && go_ok "$cand"; then GO="$cand"; break; fi
-  done
-fi
-if [ -z "${GO:-}" ] || ! [ -x "$(command -v "$GO" || true)" ]; then
-  echo "install-kubelet: no Go >= 1.26 (tried \$GO, PATH and /usr/local/go/bin/go): cannot build the kubelet" >&2
-  exit 1
-fi
+GO="$(bash "$here/../packaging/find-go.sh")" || { echo "install-kubelet: cannot build the kubelet" >&2; exit 1; }
 
 gobin="${DOCKER_CREDENTIAL_IMGPKG_GOBIN:-${XDG_CACHE_HOME:-$HOME/.cache}/docker-credential-imgpkg-e2e/gobin}"
 bin="$gobin/kubelet"

@@ -5,25 +5,13 @@
 # The binary is named by that content stamp, so checkouts of different harness sources sharing the cache never use,
 # nor replace mid-run, each other's binary. Safe to run concurrently.
 #   KUBELET_HARNESS_DIR  output directory (default ${XDG_CACHE_HOME:-$HOME/.cache}/docker-credential-imgpkg-test/kubelet-harness)
-#   GO                   the go command (default: `go` on PATH if it is Go >= 1.26, else /usr/local/go/bin/go)
+#   GO                   the go command (default: `go` on PATH if it is Go >= 1.26, else /usr/local/go/bin/go; packaging/find-go.sh)
 # A cold build downloads the k8s.io module graph through the Go module proxy and compiles it: minutes.
 set -euo pipefail
 src="$(cd "$(dirname "${BASH_SOURCE[0]}")/harness" && pwd)"
 out="${KUBELET_HARNESS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/docker-credential-imgpkg-test/kubelet-harness}"
 
-go_ok() { # Go >= 1.26 (go.mod says `go 1.26.0`)
-  local v
-  v="$("$1" env GOVERSION 2>/dev/null)" || return 1
-  v="${v#go}"
-  { [ "${v%%.*}" -gt 1 ] || { v="${v#1.}"; [ "${v%%[!0-9]*}" -ge 26 ]; }; } 2>/dev/null
-}
-if [ -z "${GO:-}" ]; then
-  for cand in "$(command -v go || true)" /usr/local/go/bin/go; do
-    if [ -n "$cand" ] && [ -x "$cand" ] && go_ok "$cand"; then GO="$cand"; break; fi
-  done
-fi
-GO="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"   # older: let its toolchain switching try
-[ -x "$GO" ] || GO="$(command -v "$GO")" || { echo "build.sh: no go command (tried PATH and /usr/local/go/bin/go)" >&2; exit 1; }
+GO="$(bash "$src/../../../packaging/find-go.sh")" || { echo "build.sh: cannot build kubelet-harness" >&2; exit 1; }
 
 mkdir -p "$out"
 stamp="$( (cat "${BASH_SOURCE[0]}"; cd "$src" && cat go.mod go.sum ./*.go; "$GO" version) | sha256sum | cut -d' ' -f1)"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -26,6 +25,7 @@ TOKEN_PROVIDER = "docker-credential-imgpkg-token"
 RESPONSE_FIELDS = {"apiVersion", "kind", "cacheKeyType", "cacheDuration", "auth"}
 KUBELET_DIR = Path(__file__).resolve().parent
 BUILD = KUBELET_DIR / "build.sh"
+FIND_GO = KUBELET_DIR.parent.parent / "packaging" / "find-go.sh"
 
 
 def request(image: str, version: str = V1, **extra: object) -> str:
@@ -191,8 +191,8 @@ def build_harness() -> Path:
     chosen = os.environ.get("KUBELET_HARNESS")
     if chosen:
         return Path(chosen).resolve()
-    if not (os.environ.get("GO") or shutil.which("go") or os.access("/usr/local/go/bin/go", os.X_OK)):
-        _unavailable("Go is not installed: the kubelet harness (tests/kubelet/harness) cannot be built")
+    if subprocess.run(["bash", str(FIND_GO)], capture_output=True, timeout=60).returncode != 0:
+        _unavailable("no Go >= 1.26 (packaging/find-go.sh): tests/kubelet/harness cannot be built")
     if not BUILD.exists():
         _unavailable(f"{BUILD} is missing")
     proc = subprocess.run(["bash", str(BUILD)], capture_output=True, text=True, timeout=1800)

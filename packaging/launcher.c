@@ -233,7 +233,7 @@ static uint32_t get32(const unsigned char *p) {
 static uint64_t get64(const unsigned char *p) { return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32; }
 
 /* Unpack every entry into `dir` (an empty private directory). `durable`: flush it all to disk before returning:
- * one syncfs() of the filesystem rather than an fsync() per file and directory (the bundle is some 340 files). */
+ * one syncfs() of the filesystem rather than an fsync() per file and directory (the bundle is hundreds of files). */
 static int unpack(const char *dir, int durable) {
     unsigned char *index = malloc(trailer.index_size ? trailer.index_size : 1);
     size_t dir_len = strlen(dir), at = 0;
